@@ -1,0 +1,98 @@
+// Shared helpers for the benchmark suite: core pinning, child servers, medians and ratios.
+import { spawn, execFileSync } from 'node:child_process';
+import { cpus } from 'node:os';
+
+/** The cores we pin to: the server gets one, the load generator the other. */
+export const SERVER_CORE = 0;
+export const CLIENT_CORE = cpus().length > 1 ? 1 : 0;
+
+let tasksetChecked;
+export function hasTaskset() {
+  if (tasksetChecked === undefined) {
+    try {
+      execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+      tasksetChecked = true;
+    } catch {
+      tasksetChecked = false;
+    }
+  }
+  return tasksetChecked;
+}
+
+/** Pin the current process (the load generator) to CLIENT_CORE. */
+export function pinSelf() {
+  if (!hasTaskset()) return false;
+  execFileSync('taskset', ['-cp', String(CLIENT_CORE), String(process.pid)], { stdio: 'ignore' });
+  return true;
+}
+
+/**
+ * Start a Node server script pinned to SERVER_CORE. The script prints one JSON line
+ * `{"port": N}` when it listens. Resolves to { port, child, stop() }.
+ */
+export function startServer(script, args = [], { timeoutMs = 10_000 } = {}) {
+  const cmd = hasTaskset() ? 'taskset' : process.execPath;
+  const argv = hasTaskset()
+    ? ['-c', String(SERVER_CORE), process.execPath, script, ...args]
+    : [script, ...args];
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server ${script} did not start within ${timeoutMs} ms`));
+    }, timeoutMs);
+    let buffered = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', function onData(text) {
+      buffered += text;
+      const newline = buffered.indexOf('\n');
+      if (newline < 0) return;
+      child.stdout.off('data', onData);
+      clearTimeout(timer);
+      const { port } = JSON.parse(buffered.slice(0, newline));
+      resolve({
+        port,
+        child,
+        stop: () =>
+          new Promise((done) => {
+            if (child.exitCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
+      });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server ${script} exited early with code ${code}`));
+    });
+  });
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Run `rounds` alternating measurements of ours and the peer's; ratios of medians. */
+export async function alternate(rounds, measureOurs, measurePeer) {
+  const ours = [];
+  const theirs = [];
+  for (let i = 0; i < rounds; i++) {
+    // Alternate the order too, so neither side always runs on a warmer machine.
+    if (i % 2 === 0) {
+      ours.push(await measureOurs());
+      theirs.push(await measurePeer());
+    } else {
+      theirs.push(await measurePeer());
+      ours.push(await measureOurs());
+    }
+  }
+  return {
+    ours: median(ours),
+    theirs: median(theirs),
+    ratio: median(ours) / median(theirs),
+    oursRuns: ours,
+    theirsRuns: theirs,
+  };
+}
