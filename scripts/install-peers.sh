@@ -9,6 +9,8 @@ set -euo pipefail
 PEERS=(
   "openssl|command -v openssl"   # test certificates (TLS, HTTPS, HTTP/2 over TLS)
   "curl|command -v curl"         # HTTP client peer
+  "wrk|command -v wrk"           # HTTP/1.1 load generator (interop: pipelining; bench)
+  "nginx-light|test -x /usr/sbin/nginx" # HTTP/1.1 file server peer for the client
   "prometheus|command -v promtool" # checks the Prometheus exposition text
   # strict OpenMetrics parser (Debian's python3, not any other python on PATH)
   "python3-prometheus-client|/usr/bin/python3 -c 'import prometheus_client.openmetrics.parser'"
