@@ -1,5 +1,6 @@
 // Shared helpers for the benchmark suite: core pinning, child servers, medians and ratios.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
 /** The cores we pin to: the server gets one, the load generator the other. */
@@ -27,8 +28,9 @@ export function pinSelf() {
 }
 
 /**
- * Start a Node server script pinned to SERVER_CORE. The script prints one JSON line
- * `{"port": N}` when it listens. Resolves to { port, child, stop() }.
+ * Start a Node server script pinned to SERVER_CORE. The script prints one line when it
+ * listens: JSON `{"port": N}` or text ending in `:N` (`listening on http://127.0.0.1:N`).
+ * Resolves to { port, pid, child, stop() }.
  */
 export function startServer(script, args = [], { timeoutMs = 10_000 } = {}) {
   const cmd = hasTaskset() ? 'taskset' : process.execPath;
@@ -49,9 +51,17 @@ export function startServer(script, args = [], { timeoutMs = 10_000 } = {}) {
       if (newline < 0) return;
       child.stdout.off('data', onData);
       clearTimeout(timer);
-      const { port } = JSON.parse(buffered.slice(0, newline));
+      const line = buffered.slice(0, newline).trim();
+      const port = line.startsWith('{')
+        ? JSON.parse(line).port
+        : Number(/:(\d+)\/?$/.exec(line)?.[1]);
+      if (!Number.isInteger(port)) {
+        child.kill('SIGKILL');
+        return reject(new Error(`server ${script} printed no port: ${line}`));
+      }
       resolve({
         port,
+        pid: child.pid,
         child,
         stop: () =>
           new Promise((done) => {
@@ -65,6 +75,29 @@ export function startServer(script, args = [], { timeoutMs = 10_000 } = {}) {
       clearTimeout(timer);
       reject(new Error(`server ${script} exited early with code ${code}`));
     });
+  });
+}
+
+/** Resident set size of a process in MiB, from /proc (Linux). */
+export function rssMiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
+  return kb / 1024;
+}
+
+/** Runs a command pinned to CLIENT_CORE; resolves to its stdout. */
+export function runPinned(cmd, args, { timeoutMs = 60_000 } = {}) {
+  const argv = hasTaskset() ? ['-c', String(CLIENT_CORE), cmd, ...args] : args;
+  return new Promise((resolve, reject) => {
+    execFile(
+      hasTaskset() ? 'taskset' : cmd,
+      argv,
+      { timeout: timeoutMs, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`${cmd} failed: ${err.message}\n${stderr}`));
+        else resolve(stdout);
+      },
+    );
   });
 }
 

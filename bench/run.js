@@ -5,7 +5,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { hasTaskset, pinSelf, CLIENT_CORE, SERVER_CORE } from './lib.js';
 
-const SUITES = [['transport/tcp-throughput', () => import('./transport/tcp-throughput.js')]];
+const SUITES = [
+  ['transport/tcp-throughput', () => import('./transport/tcp-throughput.js')],
+  ['http1/throughput', () => import('./http1/throughput.js')],
+];
 
 const filters = process.argv.slice(2);
 const pinned = pinSelf();

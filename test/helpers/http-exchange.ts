@@ -89,6 +89,8 @@ export interface ExchangeInit {
   scheme?: 'http' | 'https';
   remoteAddress?: string;
   supportsTrailers?: boolean;
+  /** The response's high-water mark (see ServerResponseOptions). */
+  highWaterMark?: number;
 }
 
 export function createExchange(init: ExchangeInit = {}) {
@@ -114,6 +116,9 @@ export function createExchange(init: ExchangeInit = {}) {
     signal: controller.signal,
   });
   const sink = new RecordingSink({ supportsTrailers: init.supportsTrailers ?? true });
-  const res = new ServerResponse(sink);
+  const res = new ServerResponse(sink, {
+    request: req,
+    ...(init.highWaterMark === undefined ? {} : { highWaterMark: init.highWaterMark }),
+  });
   return { req, res, sink, abort: (reason?: unknown) => controller.abort(reason) };
 }

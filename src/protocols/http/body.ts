@@ -157,7 +157,10 @@ export class BodyStream implements AsyncIterable<Uint8Array> {
     return this.#limit;
   }
 
-  /** Sets the limit for `bytes()`/`text()`/`json()`; fails at once if Content-Length exceeds it. */
+  /**
+   * Sets the limit for `bytes()`/`text()`/`json()`. They reject with 413 as soon as they
+   * start when the announced Content-Length exceeds it, else once the limit is crossed.
+   */
   setLimit(limit: number): void {
     this.#limit = limit;
   }

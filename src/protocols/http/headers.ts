@@ -10,8 +10,10 @@ import { InvalidHeaderError } from './errors.js';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // RFC 9110 §5.5: field values are VCHAR / obs-text / SP / HTAB; CR, LF and NUL never.
+// Characters above U+00FF are refused too: written as latin1 they would wrap to any byte,
+// CR and LF included (header injection).
 // eslint-disable-next-line no-control-regex -- matching control bytes is the point
-const INVALID_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
+const INVALID_VALUE = /[\0-\x08\x0a-\x1f\x7f]|[^\0-\xff]/;
 
 export type HeaderInit =
   | HeaderList
@@ -100,7 +102,8 @@ export class HeaderList implements Iterable<[string, string]> {
 
   appendAll(init: HeaderInit): this {
     if (init instanceof HeaderList) {
-      for (const [name, value] of init) this.append(name, value);
+      // Snapshot first: appending a list to itself must not loop forever.
+      for (const [name, value] of [...init]) this.append(name, value);
     } else if (Symbol.iterator in init) {
       for (const [name, value] of init as Iterable<readonly [string, string]>) {
         this.append(name, value);

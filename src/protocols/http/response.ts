@@ -1,9 +1,13 @@
 /** The engine-neutral response object (see types.ts), written through a `ResponseSink`. */
 import { ResponseStateError } from './errors.js';
 import { HeaderList } from './headers.js';
-import type { HttpResponse, ResponseSink } from './types.js';
+import { sendFile } from './static/send-file.js';
+import type { SendFileOptions } from './static/send-file.js';
+import type { HttpRequest, HttpResponse, ResponseSink } from './types.js';
 
 const encoder = new TextEncoder();
+/** RFC 9112 §4: reason-phrase = *( HTAB / SP / VCHAR / obs-text ). */
+const VALID_REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 const EMPTY = new Uint8Array(0);
 
 /** Statuses that never carry a body (RFC 9110 §6.4.1, §15.3.5, §15.4.5). */
@@ -13,10 +17,14 @@ export function statusHasBody(status: number): boolean {
 
 export interface ServerResponseOptions {
   /**
-   * `drained()` resolves once the sink buffers fewer bytes than this.
+   * Only used by `write('')`, which reports whether the sink holds fewer bytes than this.
+   * Backpressure itself follows the sink: after a refused `writeBody`, `drained()` waits
+   * for the sink's drain.
    * @default 65536
    */
   highWaterMark?: number;
+  /** The request this response answers; `sendFile` needs it for conditionals and ranges. */
+  request?: HttpRequest;
 }
 
 export class ServerResponse implements HttpResponse {
@@ -28,11 +36,15 @@ export class ServerResponse implements HttpResponse {
   #headersSent = false;
   #finished = false;
   readonly #highWaterMark: number;
+  readonly #request: HttpRequest | undefined;
   #drainWaiters: Array<() => void> = [];
+  /** The sink refused the last write and has not signalled drain since. */
+  #needDrain = false;
 
   constructor(sink: ResponseSink, options: ServerResponseOptions = {}) {
     this.#sink = sink;
     this.#highWaterMark = options.highWaterMark ?? 64 * 1024;
+    this.#request = options.request;
     this.#listen(sink);
   }
 
@@ -65,8 +77,11 @@ export class ServerResponse implements HttpResponse {
     if (this.#finished) throw new ResponseStateError('write after end');
     const bytes = typeof chunk === 'string' ? encoder.encode(chunk) : chunk;
     if (!this.#headersSent) this.#sendHead(false);
-    if (bytes.length === 0) return this.#sink.bufferedAmount < this.#highWaterMark;
-    return this.#sink.writeBody(bytes, false);
+    if (bytes.length === 0)
+      return !this.#needDrain && this.#sink.bufferedAmount < this.#highWaterMark;
+    const ok = this.#sink.writeBody(bytes, false);
+    if (!ok) this.#needDrain = true;
+    return ok;
   }
 
   end(chunk?: Uint8Array | string): void {
@@ -74,6 +89,11 @@ export class ServerResponse implements HttpResponse {
     this.#finished = true;
     const bytes =
       chunk === undefined ? EMPTY : typeof chunk === 'string' ? encoder.encode(chunk) : chunk;
+    if (!this.#headersSent && !statusHasBody(this.status)) {
+      // 1xx/204/304 never carry a body (RFC 9110 §6.4.1): the bytes are dropped.
+      this.#sendHead(true);
+      return;
+    }
     if (!this.#headersSent) {
       // The whole body is known: frame it with Content-Length rather than chunked.
       if (
@@ -99,7 +119,7 @@ export class ServerResponse implements HttpResponse {
   }
 
   drained(): Promise<void> {
-    if (this.#finished || this.#sink.bufferedAmount < this.#highWaterMark) return Promise.resolve();
+    if (this.#finished || !this.#needDrain) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
@@ -115,6 +135,10 @@ export class ServerResponse implements HttpResponse {
 
   send(body: Uint8Array | string, contentType?: string): void {
     this.#checkHeadOpen('send a body');
+    if (!statusHasBody(this.status)) {
+      this.end();
+      return;
+    }
     if (!this.headers.has('content-type')) {
       this.headers.set(
         'content-type',
@@ -137,6 +161,17 @@ export class ServerResponse implements HttpResponse {
     this.send(body, 'text/plain; charset=utf-8');
   }
 
+  sendFile(path: string, options?: SendFileOptions): Promise<void> {
+    if (this.#request === undefined) {
+      return Promise.reject(
+        new ResponseStateError(
+          'sendFile needs the request: construct the response with { request }',
+        ),
+      );
+    }
+    return sendFile(this.#request, this, path, options);
+  }
+
   wrapSink(wrap: (inner: ResponseSink) => ResponseSink): void {
     this.#checkHeadOpen('wrap the body sink');
     this.#sink = wrap(this.#sink);
@@ -151,6 +186,14 @@ export class ServerResponse implements HttpResponse {
   }
 
   #sendHead(end: boolean): void {
+    if (!Number.isInteger(this.status) || this.status < 200 || this.status > 999) {
+      throw new ResponseStateError(
+        `Invalid final status ${this.status}: use 200-999 (1xx goes through writeInformational)`,
+      );
+    }
+    if (this.statusMessage !== undefined && !VALID_REASON.test(this.statusMessage)) {
+      throw new ResponseStateError('Invalid statusMessage: control characters are not allowed');
+    }
     this.#headersSent = true;
     if (end) this.#finished = true;
     this.#sink.writeHead(this.status, this.statusMessage, this.headers.freeze(), end);
@@ -164,7 +207,9 @@ export class ServerResponse implements HttpResponse {
 
   #listen(sink: ResponseSink): void {
     sink.onDrain(() => {
-      if (sink === this.#sink) this.#wakeDrainWaiters();
+      if (sink !== this.#sink) return;
+      this.#needDrain = false;
+      this.#wakeDrainWaiters();
     });
   }
 

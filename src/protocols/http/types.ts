@@ -9,6 +9,7 @@
 import type { SocketAddress } from '../../transport/types.js';
 import type { BodyStream } from './body.js';
 import type { HeaderList } from './headers.js';
+import type { SendFileOptions } from './static/send-file.js';
 
 export type HttpProtocol = 'http/1.0' | 'http/1.1' | 'h2' | 'h3';
 
@@ -56,7 +57,10 @@ export interface ResponseSink {
   writeTrailers(trailers: HeaderList): void;
   /** A 1xx response before the final one (100 Continue, 103 Early Hints). */
   writeInformational(status: number, headers: HeaderList): void;
-  /** Registers the listener for "writable again" after `writeBody` returned false. */
+  /**
+   * Registers the listener for "writable again" after `writeBody` returned false. A sink
+   * fires it only when a write would be accepted again, never while it is still full.
+   */
   onDrain(listener: () => void): void;
   /** Bytes accepted and not yet written out. */
   readonly bufferedAmount: number;
@@ -96,6 +100,11 @@ export interface HttpResponse {
   /** JSON body with `application/json; charset=utf-8`. */
   json(value: unknown, status?: number): void;
   text(body: string, status?: number): void;
+  /**
+   * Streams a file with ETag/Last-Modified, conditional requests (304/412) and Range (206/416)
+   * (see static/send-file.ts). Rejects with an HttpError (404, 403, 405) when it cannot.
+   */
+  sendFile(path: string, options?: SendFileOptions): Promise<void>;
   /**
    * Replaces the sink the body goes through (before the head is written). Compression
    * and other body filters wrap the current sink this way.

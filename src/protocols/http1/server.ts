@@ -1,0 +1,653 @@
+/**
+ * The HTTP/1.1 server binding: an `Http1ServerConnection` core per transport connection,
+ * one timer per connection (rescheduled from `nextTimeout()`), the engine-neutral
+ * request/response objects (DESIGN §4) and graceful shutdown through `ConnectionTracker`.
+ *
+ * Hot path (STYLE §12): the handler runs inside the parser callback; responses ended
+ * synchronously are flushed once per received chunk (one writev for a pipelined batch);
+ * responses ended later are flushed once per microtask. No timer per request.
+ */
+import { ProtocolError } from '../../errors.js';
+import type { Drainable } from '../../lifecycle/drainable.js';
+import { ConnectionTracker } from '../../lifecycle/connection-tracker.js';
+import type { Logger } from '../../monitoring/logger.js';
+import { noopObserver } from '../../monitoring/observer.js';
+import type { Observer } from '../../monitoring/observer.js';
+import { listenTcp } from '../../transport/tcp.js';
+import type { TcpServerOptions } from '../../transport/tcp.js';
+import { listenTls } from '../../transport/tls.js';
+import type { TlsServerOptions } from '../../transport/tls.js';
+import type { SocketAddress, StreamConnection, StreamServer } from '../../transport/types.js';
+import { BodyStream } from '../http/body.js';
+import { HttpError, RequestAbortedError } from '../http/errors.js';
+import { HeaderList } from '../http/headers.js';
+import { ServerRequest } from '../http/request.js';
+import { ServerResponse } from '../http/response.js';
+import type { Handler, HttpRequest, ResponseSink } from '../http/types.js';
+import type { Http1Limits } from './limits.js';
+import { DateCache, STATUS_REASONS } from './serializer.js';
+import {
+  DEFAULT_MAX_DISCARD_BYTES,
+  Http1ConnectionState,
+  Http1ServerConnection,
+} from './server-connection.js';
+import type {
+  Http1RequestInfo,
+  Http1ServerConnectionHandler,
+  Http1ServerTimeouts,
+} from './server-connection.js';
+import type { Http1ParseError } from './errors.js';
+import type { TimeoutError } from '../../errors.js';
+
+/** TLS settings of `listenHttp1` (the TLS part of TlsServerOptions). */
+export type Http1TlsOptions = Omit<TlsServerOptions, keyof TcpServerOptions>;
+
+export interface Http1ServerOptions {
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** 0 lets the OS choose. @default 0 */
+  port?: number;
+  /** Serve HTTPS with these certificates. @default undefined (plain TCP) */
+  tls?: Http1TlsOptions;
+  /** Parser limits (see Http1Limits). */
+  limits?: Partial<Http1Limits>;
+  /** Header, request and keep-alive deadlines (see Http1ServerTimeouts). */
+  timeouts?: Partial<Http1ServerTimeouts>;
+  /** Simultaneous connections. @default 10000 */
+  maxConnections?: number;
+  /** Transport write buffer above which responses see backpressure. @default 65536 */
+  highWaterMark?: number;
+  /** Request body bytes buffered before the socket is paused. @default 65536 */
+  bodyHighWaterMark?: number;
+  /** Limit of `req.bytes()/text()/json()`. @default 1048576 */
+  bodyLimit?: number;
+  /** Unread request body read and dropped to keep a connection. @default 65536 */
+  maxDiscardBytes?: number;
+  /** Listen backlog. @default 511 */
+  backlog?: number;
+  /**
+   * Upgrade and CONNECT hook (WebSocket). It receives the request, the transport
+   * connection (now owned by the hook) and the bytes that followed the head. Without it,
+   * Upgrade is ignored and CONNECT is answered 501.
+   */
+  onUpgrade?: (req: HttpRequest, conn: StreamConnection, head: Uint8Array) => void;
+  /** @default noopObserver */
+  observer?: Observer;
+  logger?: Logger;
+}
+
+const EMPTY = new Uint8Array(0);
+const TEXT_HEADERS = Object.freeze({ 'content-type': 'text/plain; charset=utf-8' });
+
+/** Per-request state: the request, the response and the sink bridging it to the core. */
+class Exchange implements ResponseSink {
+  readonly session: Session;
+  readonly info: Http1RequestInfo;
+  readonly req: ServerRequest;
+  readonly res: ServerResponse;
+  readonly body: BodyStream;
+  readonly started: number;
+  #abort: AbortController;
+  #drain: (() => void) | undefined = undefined;
+  needDrain = false;
+  done = false;
+
+  constructor(session: Session, info: Http1RequestInfo) {
+    this.session = session;
+    this.info = info;
+    this.started = performance.now();
+    const s = session.server;
+    this.body = info.hasBody
+      ? new BodyStream({
+          highWaterMark: s.bodyHighWaterMark,
+          limit: s.bodyLimit,
+          ...(info.contentLength >= 0 ? { expectedLength: info.contentLength } : {}),
+          onPull: session.onBodyPull,
+          ...(info.expectContinue ? { onFirstRead: () => session.sendContinue(info) } : {}),
+        })
+      : BodyStream.empty();
+    this.#abort = new AbortController();
+    const conn = session.conn;
+    this.req = new ServerRequest({
+      method: info.method,
+      target: info.target,
+      headers: info.headers,
+      protocol: info.versionMinor === 0 ? 'http/1.0' : 'http/1.1',
+      scheme: s.scheme,
+      authority: info.headers.get('host'),
+      remoteAddress: conn.remoteAddress,
+      localAddress: conn.localAddress,
+      body: this.body,
+      signal: this.#abort.signal,
+    });
+    this.res = new ServerResponse(this);
+  }
+
+  // ── ResponseSink ──
+  get supportsTrailers(): boolean {
+    return this.info.versionMinor >= 1;
+  }
+
+  get bufferedAmount(): number {
+    const core = this.session.core;
+    const n = core.bufferedAmount(this.info);
+    return core.isActive(this.info) ? n + this.session.conn.bufferedAmount : n;
+  }
+
+  writeHead(status: number, reason: string | undefined, headers: HeaderList, end: boolean): void {
+    this.session.core.writeHead(this.info, status, reason, headers, end);
+    this.session.scheduleFlush();
+  }
+
+  writeBody(chunk: Uint8Array, end: boolean): boolean {
+    this.session.core.writeBody(this.info, chunk, end);
+    this.session.scheduleFlush();
+    if (end) return true;
+    if (this.bufferedAmount < this.session.server.highWaterMark) return true;
+    if (!this.needDrain) {
+      this.needDrain = true;
+      this.session.drainList.push(this);
+    }
+    return false;
+  }
+
+  writeTrailers(trailers: HeaderList): void {
+    this.session.core.writeTrailers(this.info, trailers);
+    this.session.scheduleFlush();
+  }
+
+  writeInformational(status: number, headers: HeaderList): void {
+    this.session.core.writeInformational(this.info, status, headers);
+    this.session.scheduleFlush();
+  }
+
+  onDrain(listener: () => void): void {
+    this.#drain = listener;
+  }
+
+  abort(): void {
+    this.session.core.abort(this.info);
+    this.session.scheduleFlush();
+  }
+
+  // ── binding side ──
+  fireDrain(): void {
+    this.needDrain = false;
+    this.#drain?.();
+  }
+
+  abortSignal(reason: Error): void {
+    if (!this.#abort.signal.aborted) this.#abort.abort(reason);
+  }
+
+  readonly onReject = (err: unknown): void => this.fail(err);
+
+  /** The handler threw or rejected: answer with its status if nothing was sent, else abort. */
+  fail(err: unknown): void {
+    const s = this.session.server;
+    if (this.info.responseEnded) return;
+    if (this.info.headSent) {
+      s.logger?.warn({ err, conn: this.session.conn.id }, 'http1 handler failed mid-response');
+      this.res.abort(err instanceof Error ? err : undefined);
+      return;
+    }
+    let status = 500;
+    let message = STATUS_REASONS[500]!;
+    let extra: Readonly<Record<string, string>> = {};
+    if (err instanceof HttpError) {
+      status = err.status;
+      if (err.expose) message = err.message;
+      else message = STATUS_REASONS[status] ?? 'Error';
+      extra = err.headers;
+    } else if (
+      err instanceof ProtocolError &&
+      err.wireCode >= 400 &&
+      err.wireCode <= 599 &&
+      err.initiator !== 'local'
+    ) {
+      status = err.wireCode;
+      message = STATUS_REASONS[status] ?? 'Error';
+    } else {
+      s.logger?.error({ err, conn: this.session.conn.id }, 'http1 handler failed');
+    }
+    if (status < 200 || status > 599) status = 500;
+    const bytes = Buffer.from(message, 'utf8');
+    const headers = new HeaderList(TEXT_HEADERS);
+    try {
+      headers.appendAll(extra);
+    } catch {
+      // invalid extra headers from the error: ignore them
+    }
+    headers.set('content-length', bytes.length);
+    try {
+      this.session.core.writeHead(this.info, status, undefined, headers, false);
+      this.session.core.writeBody(this.info, bytes, true);
+    } catch {
+      this.session.core.abort(this.info);
+    }
+    this.session.scheduleFlush();
+  }
+}
+
+/** One transport connection and its core. */
+class Session implements Http1ServerConnectionHandler {
+  readonly server: Http1Server;
+  readonly conn: StreamConnection;
+  readonly core: Http1ServerConnection;
+  readonly drainList: Exchange[] = [];
+  readonly #live = new Set<Exchange>();
+  #timer: NodeJS.Timeout | undefined = undefined;
+  #timerAt = 0;
+  #inIo = false;
+  #flushScheduled = false;
+  #bodyPaused = false;
+  #writeBlocked = false;
+  #paused = false;
+  #busy = false;
+  #closed = false;
+  #handedOver = false;
+
+  constructor(server: Http1Server, conn: StreamConnection) {
+    this.server = server;
+    this.conn = conn;
+    this.core = new Http1ServerConnection(this, Date.now(), server.coreOptions);
+    conn.on('data', this.#onData);
+    conn.on('end', this.#onEnd);
+    conn.on('drain', this.#onDrain);
+    conn.on('close', this.#onClose);
+    conn.on('error', this.#onError);
+    this.#afterIo();
+  }
+
+  // ── transport events ──
+  readonly #onData = (chunk: Uint8Array): void => {
+    this.#inIo = true;
+    try {
+      this.core.receive(chunk, Date.now());
+    } finally {
+      this.#inIo = false;
+    }
+    this.#afterIo();
+  };
+
+  readonly #onEnd = (): void => {
+    // As node:http does: a client that half-closes with requests in flight has gone away
+    // (their signals abort); with none in flight the connection just closes.
+    if (this.core.inFlight > 0) {
+      this.conn.destroy();
+      return;
+    }
+    this.core.receiveEnd(Date.now());
+    this.#afterIo();
+  };
+
+  readonly #onDrain = (): void => {
+    this.#writeBlocked = false;
+    this.#afterIo();
+  };
+
+  readonly #onError = (err: Error): void => {
+    this.server.logger?.debug({ err, conn: this.conn.id }, 'http1 connection error');
+  };
+
+  readonly #onClose = (): void => {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#clearTimer();
+    this.server.sessions.delete(this);
+    if (this.#handedOver) return;
+    const err = new RequestAbortedError('The connection closed before the response ended');
+    for (const ex of this.#live) {
+      ex.body.fail(err);
+      ex.abortSignal(err);
+    }
+    this.#live.clear();
+  };
+
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    this.core.handleTimeout(Date.now());
+    this.#afterIo();
+  };
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    this.#afterIo();
+  };
+
+  readonly onBodyPull = (): void => {
+    if (this.#bodyPaused) {
+      this.#bodyPaused = false;
+      this.#updatePause();
+    }
+  };
+
+  sendContinue(info: Http1RequestInfo): void {
+    this.core.sendContinue(info);
+    this.scheduleFlush();
+  }
+
+  scheduleFlush(): void {
+    if (this.#inIo || this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(this.#flush);
+  }
+
+  shutdown(): void {
+    this.core.shutdown();
+    this.#afterIo();
+  }
+
+  // ── core events ──
+  onRequest(info: Http1RequestInfo): void {
+    const ex = new Exchange(this, info);
+    info.context = ex;
+    this.#live.add(ex);
+    if (!this.#busy) {
+      this.#busy = true;
+      this.server.tracker.markBusy(this.conn);
+    }
+    try {
+      const r = this.server.handler(ex.req, ex.res);
+      if (r !== undefined && typeof (r as Promise<void>).then === 'function') {
+        (r as Promise<void>).then(undefined, ex.onReject);
+      }
+    } catch (err) {
+      ex.fail(err);
+    }
+  }
+
+  onBody(info: Http1RequestInfo, chunk: Uint8Array): void {
+    const ex = info.context as Exchange;
+    if (!ex.body.push(chunk) && !this.#bodyPaused && !info.responseEnded) {
+      this.#bodyPaused = true;
+      this.#updatePause();
+    }
+  }
+
+  onBodyEnd(info: Http1RequestInfo, trailers: HeaderList | undefined): void {
+    (info.context as Exchange).body.end(trailers);
+  }
+
+  onBodyError(info: Http1RequestInfo, err: Error): void {
+    (info.context as Exchange | undefined)?.body.fail(err);
+  }
+
+  onResponseDone(info: Http1RequestInfo): void {
+    const ex = info.context as Exchange | undefined;
+    if (ex === undefined || ex.done) return;
+    ex.done = true;
+    this.#live.delete(ex);
+    const seconds = (performance.now() - ex.started) / 1000;
+    this.server.observer.requestFinished(
+      'http1',
+      info.method,
+      info.aborted ? 'aborted' : String(info.status),
+      seconds,
+    );
+    if (info.aborted) {
+      const err = new RequestAbortedError('The response was abandoned');
+      ex.abortSignal(err);
+      ex.body.fail(err);
+    }
+    // The rest of an unread body is discarded by the core: keep reading.
+    if (this.#bodyPaused && !info.bodyComplete) this.#bodyPaused = false;
+  }
+
+  onUpgrade(): void {
+    // Handed over in #afterIo once earlier responses are written.
+  }
+
+  onProtocolError(err: Http1ParseError | TimeoutError): void {
+    this.server.observer.error('http1', err.code);
+    this.server.logger?.debug({ err, conn: this.conn.id }, 'http1 protocol error');
+  }
+
+  // ── the one place that talks to the transport ──
+  #afterIo(): void {
+    if (this.#closed || this.#handedOver) return;
+    const core = this.core;
+    if (core.blocked) core.resumeInput(Date.now());
+    const out = core.takeOutput();
+    if (out.length > 0 && this.conn.writable) {
+      const ok = out.length === 1 ? this.conn.write(out[0]!) : this.conn.writev(out);
+      if (!ok) this.#writeBlocked = true;
+    }
+    if (this.drainList.length > 0 && !this.#writeBlocked) this.#wakeDrains();
+    const inFlight = core.inFlight;
+    if (this.#busy && inFlight === 0) {
+      this.#busy = false;
+      this.server.tracker.markIdle(this.conn);
+    }
+    switch (core.state) {
+      case Http1ConnectionState.CLOSING:
+        this.#clearTimer();
+        this.conn.close();
+        return;
+      case Http1ConnectionState.DESTROY:
+        this.#clearTimer();
+        this.conn.destroy();
+        return;
+      case Http1ConnectionState.UPGRADED:
+        this.#handOver();
+        return;
+    }
+    this.#updatePause();
+    this.#schedule();
+  }
+
+  #wakeDrains(): void {
+    // Called only when the transport accepted everything without asking for a drain: the
+    // active response is writable again once the core holds nothing of it.
+    const core = this.core;
+    const list = this.drainList;
+    for (let i = 0; i < list.length;) {
+      const ex = list[i]!;
+      if (ex.info.responseEnded || (core.isActive(ex.info) && core.bufferedAmount(ex.info) === 0)) {
+        list.splice(i, 1);
+        ex.fireDrain();
+      } else i++;
+    }
+  }
+
+  #updatePause(): void {
+    const want = this.#bodyPaused || this.#writeBlocked || this.core.blocked;
+    if (want === this.#paused) return;
+    this.#paused = want;
+    if (want) this.conn.pause();
+    else this.conn.resume();
+  }
+
+  #schedule(): void {
+    const t = this.core.nextTimeout();
+    if (t === undefined) return; // a pending timer that fires early is harmless
+    if (this.#timer !== undefined && this.#timerAt <= t) return;
+    this.#clearTimer();
+    this.#timerAt = t;
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, t - Date.now()) + 1);
+    this.#timer.unref();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #handOver(): void {
+    this.#clearTimer();
+    const hook = this.server.onUpgrade;
+    const info = this.core.upgradeRequest;
+    if (hook === undefined || info === null) {
+      this.conn.destroy();
+      return;
+    }
+    this.#handedOver = true;
+    if (this.#busy) {
+      this.#busy = false;
+      this.server.tracker.markIdle(this.conn);
+    }
+    this.conn.off('data', this.#onData);
+    this.conn.off('end', this.#onEnd);
+    this.conn.off('drain', this.#onDrain);
+    this.conn.off('error', this.#onError);
+    if (this.#paused) {
+      this.#paused = false;
+      this.conn.resume();
+    }
+    const body = BodyStream.empty();
+    const req = new ServerRequest({
+      method: info.method,
+      target: info.target,
+      headers: info.headers,
+      protocol: info.versionMinor === 0 ? 'http/1.0' : 'http/1.1',
+      scheme: this.server.scheme,
+      authority: info.headers.get('host'),
+      remoteAddress: this.conn.remoteAddress,
+      localAddress: this.conn.localAddress,
+      body,
+      signal: new AbortController().signal,
+    });
+    try {
+      hook(req, this.conn, this.core.upgradeRest ?? EMPTY);
+    } catch (err) {
+      this.server.logger?.error({ err, conn: this.conn.id }, 'http1 upgrade hook failed');
+      this.conn.destroy();
+    }
+  }
+}
+
+/** An HTTP/1.1 server: accepts transport connections and serves `handler` on them. */
+export class Http1Server {
+  readonly handler: Handler;
+  readonly tracker = new ConnectionTracker<StreamConnection>();
+  readonly sessions = new Set<Session>();
+  readonly observer: Observer;
+  readonly logger: Logger | undefined;
+  readonly highWaterMark: number;
+  readonly bodyHighWaterMark: number;
+  readonly bodyLimit: number;
+  readonly onUpgrade: Http1ServerOptions['onUpgrade'];
+  readonly coreOptions: ConstructorParameters<typeof Http1ServerConnection>[2];
+  scheme: 'http' | 'https' = 'http';
+  #transport: StreamServer | undefined = undefined;
+  #closing: Promise<void> | undefined = undefined;
+  readonly options: Readonly<Http1ServerOptions>;
+
+  constructor(handler: Handler, options: Http1ServerOptions = {}) {
+    this.handler = handler;
+    this.options = options;
+    this.observer = options.observer ?? noopObserver;
+    this.logger = options.logger;
+    this.highWaterMark = options.highWaterMark ?? 64 * 1024;
+    this.bodyHighWaterMark = options.bodyHighWaterMark ?? 64 * 1024;
+    this.bodyLimit = options.bodyLimit ?? 1024 * 1024;
+    this.onUpgrade = options.onUpgrade;
+    this.coreOptions = {
+      ...(options.limits !== undefined ? { limits: options.limits } : {}),
+      ...(options.timeouts !== undefined ? { timeouts: options.timeouts } : {}),
+      maxDiscardBytes: options.maxDiscardBytes ?? DEFAULT_MAX_DISCARD_BYTES,
+      upgrades: options.onUpgrade !== undefined,
+      dateCache: new DateCache(),
+    };
+    // Validate limits and timeouts now rather than on the first connection.
+    new Http1ServerConnection(NOOP_HANDLER, 0, this.coreOptions);
+  }
+
+  /** The bound address (after `listen`). */
+  get address(): SocketAddress {
+    if (this.#transport === undefined) return { address: '', port: 0, family: 'IPv4' };
+    return this.#transport.address;
+  }
+
+  /** Open connections. */
+  get connections(): number {
+    return this.sessions.size;
+  }
+
+  /** Serve HTTP/1.1 on a connection from any transport (TCP, TLS, memory). */
+  handleConnection = (conn: StreamConnection): void => {
+    if (this.#closing !== undefined) {
+      conn.destroy();
+      return;
+    }
+    this.tracker.track(conn);
+    if (conn.closed) return;
+    this.sessions.add(new Session(this, conn));
+  };
+
+  /** Bind TCP (or TLS when `options.tls`) and start accepting. */
+  async listen(): Promise<this> {
+    const o = this.options;
+    const tcp: TcpServerOptions = {
+      ...(o.host !== undefined ? { host: o.host } : {}),
+      ...(o.port !== undefined ? { port: o.port } : {}),
+      ...(o.backlog !== undefined ? { backlog: o.backlog } : {}),
+      ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+      highWaterMark: this.highWaterMark,
+      observer: this.observer,
+    };
+    if (o.tls !== undefined) {
+      this.scheme = 'https';
+      this.#transport = await listenTls({ ...tcp, ...o.tls }, this.handleConnection);
+    } else {
+      this.#transport = await listenTcp(tcp, this.handleConnection);
+    }
+    return this;
+  }
+
+  /**
+   * Graceful close: stop accepting, close idle keep-alive connections at once, let in-flight
+   * requests finish (their responses say `Connection: close`), resolve when all are closed.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#transport?.stopAccepting();
+      const drained = this.tracker.drain();
+      for (const s of [...this.sessions]) s.shutdown();
+      await drained;
+      await this.#transport?.destroy();
+    })();
+    return this.#closing;
+  }
+
+  /** Tear everything down now. */
+  async destroy(): Promise<void> {
+    this.#closing ??= Promise.resolve();
+    this.tracker.destroyAll();
+    await this.#transport?.destroy();
+  }
+
+  /** For the ShutdownManager (lifecycle): stop accepting, drain, destroy on the deadline. */
+  get drainable(): Drainable {
+    return {
+      name: 'http1',
+      stopAccepting: async () => {
+        await this.#transport?.stopAccepting();
+      },
+      drain: () => this.close(),
+      destroy: () => this.destroy(),
+    };
+  }
+}
+
+const NOOP_HANDLER: Http1ServerConnectionHandler = {
+  onRequest() {},
+  onBody() {},
+  onBodyEnd() {},
+  onBodyError() {},
+  onResponseDone() {},
+  onUpgrade() {},
+  onProtocolError() {},
+};
+
+/** An HTTP/1.1 server that is not listening yet (`listen()`, or feed `handleConnection`). */
+export function createHttp1Server(handler: Handler, options: Http1ServerOptions = {}): Http1Server {
+  return new Http1Server(handler, options);
+}
+
+/** Listen for HTTP/1.1 (HTTPS with `options.tls`); resolves once bound. */
+export function listenHttp1(options: Http1ServerOptions, handler: Handler): Promise<Http1Server> {
+  return new Http1Server(handler, options).listen();
+}
