@@ -69,11 +69,13 @@ export class BodyStream implements AsyncIterable<Uint8Array> {
     this.#onFirstRead = options.onFirstRead;
   }
 
-  /** An empty, already-ended body (GET, HEAD, …). */
+  /**
+   * The empty, already-ended body (GET, HEAD, …). One instance is shared: an ended empty
+   * body has no state left to change (reads return null, `fail` is a no-op, and reading it
+   * twice is allowed).
+   */
   static empty(): BodyStream {
-    const body = new BodyStream({ expectedLength: 0 });
-    body.end();
-    return body;
+    return EMPTY_BODY;
   }
 
   // ── engine side ──────────────────────────────────────────────────────────────
@@ -162,6 +164,7 @@ export class BodyStream implements AsyncIterable<Uint8Array> {
    * start when the announced Content-Length exceeds it, else once the limit is crossed.
    */
   setLimit(limit: number): void {
+    if (this === EMPTY_BODY) return; // shared and empty: nothing to limit
     this.#limit = limit;
   }
 
@@ -200,6 +203,7 @@ export class BodyStream implements AsyncIterable<Uint8Array> {
 
   /** The whole body, up to `limit` bytes (413 beyond). Can be called once. */
   async bytes(): Promise<Uint8Array> {
+    if (this.#ended && this.#received === 0) return new Uint8Array(0);
     if (this.#consumed) {
       throw new GhostnetError('GN_ERR_HTTP_BODY_CONSUMED', 'The request body was already read');
     }
@@ -284,3 +288,6 @@ export class BodyStream implements AsyncIterable<Uint8Array> {
     }
   }
 }
+
+const EMPTY_BODY = new BodyStream({ expectedLength: 0 });
+EMPTY_BODY.end();

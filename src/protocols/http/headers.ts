@@ -21,9 +21,9 @@ export type HeaderInit =
   | Readonly<Record<string, string | number | readonly string[]>>;
 
 export class HeaderList implements Iterable<[string, string]> {
-  readonly #names: string[] = [];
-  readonly #lower: string[] = [];
-  readonly #values: string[] = [];
+  #names: string[] = [];
+  #lower: string[] = [];
+  #values: string[] = [];
   #readonly = false;
 
   constructor(init?: HeaderInit) {
@@ -35,11 +35,40 @@ export class HeaderList implements Iterable<[string, string]> {
    * parsers validated every byte). `lowerNames` must be the lowercase forms of `names`.
    */
   static fromTrusted(names: string[], lowerNames: string[], values: string[]): HeaderList {
+    // The list takes ownership of the arrays (no copy: this runs once per request).
     const list = new HeaderList();
-    list.#names.push(...names);
-    list.#lower.push(...lowerNames);
-    list.#values.push(...values);
+    list.#names = names;
+    list.#lower = lowerNames;
+    list.#values = values;
     return list;
+  }
+
+  /**
+   * Sets a field the caller computed itself (a Content-Length, a fixed media type) without
+   * validating it again. `lowerName` must be a lowercase token and `value` a valid field
+   * value; use `set` for anything that came from outside.
+   */
+  static setTrusted(list: HeaderList, lowerName: string, value: string): void {
+    list.#checkWritable();
+    const lower = list.#lower;
+    for (let i = 0; i < lower.length; i++) {
+      if (lower[i] === lowerName) {
+        list.#values[i] = value;
+        list.#names[i] = lowerName;
+        // Drop any later duplicates so the field appears once.
+        for (let j = lower.length - 1; j > i; j--) {
+          if (lower[j] === lowerName) {
+            list.#names.splice(j, 1);
+            lower.splice(j, 1);
+            list.#values.splice(j, 1);
+          }
+        }
+        return;
+      }
+    }
+    list.#names.push(lowerName);
+    lower.push(lowerName);
+    list.#values.push(value);
   }
 
   get size(): number {

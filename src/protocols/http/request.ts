@@ -18,7 +18,12 @@ export interface ServerRequestInit {
   remoteAddress: SocketAddress | undefined;
   localAddress: SocketAddress | undefined;
   body: BodyStream;
-  signal: AbortSignal;
+  /**
+   * A signal the engine already owns (HTTP/2 stream, fetch). Without one, the request makes
+   * its own lazily — most handlers never look at it — and the engine aborts it through
+   * `ServerRequest.abort(req, reason)`.
+   */
+  signal?: AbortSignal;
 }
 
 export class ServerRequest implements HttpRequest {
@@ -33,11 +38,14 @@ export class ServerRequest implements HttpRequest {
   readonly remoteAddress: SocketAddress | undefined;
   readonly localAddress: SocketAddress | undefined;
   readonly body: BodyStream;
-  readonly signal: AbortSignal;
   params: Record<string, string> = {};
   readonly locals: Record<string, unknown> = {};
   #id: string | undefined;
   #query: URLSearchParams | undefined;
+  #signal: AbortSignal | undefined;
+  #controller: AbortController | undefined;
+  #abortReason: unknown = undefined;
+  #aborted = false;
 
   constructor(init: ServerRequestInit) {
     this.method = init.method;
@@ -49,7 +57,7 @@ export class ServerRequest implements HttpRequest {
     this.remoteAddress = init.remoteAddress;
     this.localAddress = init.localAddress;
     this.body = init.body;
-    this.signal = init.signal;
+    this.#signal = init.signal;
     const [path, search] = splitTarget(init.target);
     this.path = path;
     this.search = search;
@@ -61,6 +69,31 @@ export class ServerRequest implements HttpRequest {
       this.#id = given !== undefined && VALID_REQUEST_ID.test(given) ? given : randomUUID();
     }
     return this.#id;
+  }
+
+  /**
+   * Aborts `req.signal` (the client went away, the stream was reset). Creating an
+   * AbortController per request costs more than the rest of a small request's handling,
+   * so the signal exists only once somebody reads it.
+   */
+  static abort(req: ServerRequest, reason: unknown): void {
+    if (req.#aborted) return;
+    req.#aborted = true;
+    req.#abortReason = reason;
+    req.#controller?.abort(reason);
+  }
+
+  /** Aborted when the client goes away before the response ended. */
+  get signal(): AbortSignal {
+    if (this.#signal === undefined) {
+      if (this.#aborted) {
+        this.#signal = AbortSignal.abort(this.#abortReason);
+      } else {
+        this.#controller = new AbortController();
+        this.#signal = this.#controller.signal;
+      }
+    }
+    return this.#signal;
   }
 
   get query(): URLSearchParams {

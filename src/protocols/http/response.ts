@@ -31,7 +31,7 @@ export class ServerResponse implements HttpResponse {
   status = 200;
   statusMessage: string | undefined = undefined;
   readonly headers = new HeaderList();
-  readonly trailers = new HeaderList();
+  #trailers: HeaderList | undefined = undefined;
   #sink: ResponseSink;
   #headersSent = false;
   #finished = false;
@@ -46,6 +46,12 @@ export class ServerResponse implements HttpResponse {
     this.#highWaterMark = options.highWaterMark ?? 64 * 1024;
     this.#request = options.request;
     this.#listen(sink);
+  }
+
+  /** Trailer fields sent after the body (created on first use: most responses have none). */
+  get trailers(): HeaderList {
+    this.#trailers ??= new HeaderList();
+    return this.#trailers;
   }
 
   get headersSent(): boolean {
@@ -96,22 +102,20 @@ export class ServerResponse implements HttpResponse {
     }
     if (!this.#headersSent) {
       // The whole body is known: frame it with Content-Length rather than chunked.
-      if (
-        statusHasBody(this.status) &&
-        !this.headers.has('content-length') &&
-        this.trailers.size === 0
-      ) {
-        this.headers.set('content-length', bytes.length);
+      const trailers = this.#trailers?.size ?? 0;
+      if (trailers === 0 && !this.headers.has('content-length')) {
+        HeaderList.setTrusted(this.headers, 'content-length', String(bytes.length));
       }
-      if (bytes.length === 0 && this.trailers.size === 0) {
+      if (bytes.length === 0 && trailers === 0) {
         this.#sendHead(true);
         return;
       }
       this.#sendHead(false);
     }
-    if (this.trailers.size > 0 && this.#sink.supportsTrailers) {
+    const trailers = this.#trailers;
+    if (trailers !== undefined && trailers.size > 0 && this.#sink.supportsTrailers) {
       if (bytes.length > 0) this.#sink.writeBody(bytes, false);
-      this.#sink.writeTrailers(this.trailers.freeze());
+      this.#sink.writeTrailers(trailers.freeze());
     } else {
       this.#sink.writeBody(bytes, true);
     }
@@ -147,7 +151,7 @@ export class ServerResponse implements HttpResponse {
       );
     }
     const bytes = typeof body === 'string' ? encoder.encode(body) : body;
-    this.headers.set('content-length', bytes.length);
+    HeaderList.setTrusted(this.headers, 'content-length', String(bytes.length));
     this.end(bytes);
   }
 

@@ -44,3 +44,33 @@ export {
 } from './constants.js';
 export { DEFAULT_HTTP1_LIMITS, resolveHttp1Limits, type Http1Limits } from './limits.js';
 export { Http1ParseError, Http1ErrorCodes, type Http1ErrorKind } from './errors.js';
+
+// Client: the pooled HTTP/1.1 client, its sans-I/O core and its helpers.
+export {
+  Http1Client,
+  Agent,
+  ClientResponse,
+  HeadersTimeoutError,
+  BodyTimeoutError,
+  ResponseTooLargeError,
+  DecompressError,
+  CookieJar,
+  TooManyRedirectsError,
+  Http1ClientError,
+} from './client.js';
+export type {
+  RequestBody,
+  RequestTimeouts,
+  RequestOptions,
+  Http1ClientOptions,
+  Http1ClientComponents,
+} from './client.js';
+export {
+  Http1ClientConnection,
+  Http1ClientErrorCodes,
+  type Http1ClientEvent,
+  type Http1ClientRequest,
+  type Http1ClientConnectionOptions,
+} from './client-connection.js';
+export type { Cookie, CookieJarOptions, CookieJarComponents } from './cookie-jar.js';
+export { DEFAULT_MAX_REDIRECTS, isRedirect } from './redirect.js';

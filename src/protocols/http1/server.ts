@@ -87,7 +87,6 @@ class Exchange implements ResponseSink {
   readonly res: ServerResponse;
   readonly body: BodyStream;
   readonly started: number;
-  #abort: AbortController;
   #drain: (() => void) | undefined = undefined;
   needDrain = false;
   done = false;
@@ -106,7 +105,6 @@ class Exchange implements ResponseSink {
           ...(info.expectContinue ? { onFirstRead: () => session.sendContinue(info) } : {}),
         })
       : BodyStream.empty();
-    this.#abort = new AbortController();
     const conn = session.conn;
     this.req = new ServerRequest({
       method: info.method,
@@ -118,9 +116,8 @@ class Exchange implements ResponseSink {
       remoteAddress: conn.remoteAddress,
       localAddress: conn.localAddress,
       body: this.body,
-      signal: this.#abort.signal,
     });
-    this.res = new ServerResponse(this);
+    this.res = new ServerResponse(this, { request: this.req });
   }
 
   // ── ResponseSink ──
@@ -177,7 +174,7 @@ class Exchange implements ResponseSink {
   }
 
   abortSignal(reason: Error): void {
-    if (!this.#abort.signal.aborted) this.#abort.abort(reason);
+    ServerRequest.abort(this.req, reason);
   }
 
   readonly onReject = (err: unknown): void => this.fail(err);
@@ -507,7 +504,6 @@ class Session implements Http1ServerConnectionHandler {
       remoteAddress: this.conn.remoteAddress,
       localAddress: this.conn.localAddress,
       body,
-      signal: new AbortController().signal,
     });
     try {
       hook(req, this.conn, this.core.upgradeRest ?? EMPTY);

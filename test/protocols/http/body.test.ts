@@ -114,10 +114,22 @@ describe('BodyStream: reading', () => {
   });
 
   it('can be collected only once', async () => {
-    const body = BodyStream.empty();
-    await body.text();
+    const body = new BodyStream();
+    body.push(new TextEncoder().encode('x'));
+    body.end();
+    expect(await body.text()).toBe('x');
     const err = await body.bytes().catch((e: unknown) => e);
     expect(hasCode(err, 'GN_ERR_HTTP_BODY_CONSUMED')).toBe(true);
+  });
+
+  it('shares one empty body that reads as empty any number of times', async () => {
+    const body = BodyStream.empty();
+    expect(BodyStream.empty()).toBe(body);
+    expect(await body.text()).toBe('');
+    expect((await body.bytes()).length).toBe(0);
+    body.setLimit(1);
+    expect(body.limit).toBeGreaterThan(1);
+    expect(await body.read()).toBeNull();
   });
 
   it('calls onFirstRead once, on the first read (100-continue)', async () => {
