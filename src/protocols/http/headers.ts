@@ -21,12 +21,23 @@ export type HeaderInit =
   | Readonly<Record<string, string | number | readonly string[]>>;
 
 export class HeaderList implements Iterable<[string, string]> {
-  #names: string[] = [];
-  #lower: string[] = [];
-  #values: string[] = [];
+  #names: string[];
+  #lower: string[];
+  #values: string[];
   #readonly = false;
+  /** Arrays handed over by `fromTrusted` for the next construction (avoids 3 throwaway arrays). */
+  static #adopt: [string[], string[], string[]] | undefined;
 
   constructor(init?: HeaderInit) {
+    const adopt = HeaderList.#adopt;
+    if (adopt !== undefined) {
+      HeaderList.#adopt = undefined;
+      [this.#names, this.#lower, this.#values] = adopt;
+      return;
+    }
+    this.#names = [];
+    this.#lower = [];
+    this.#values = [];
     if (init !== undefined) this.appendAll(init);
   }
 
@@ -36,11 +47,8 @@ export class HeaderList implements Iterable<[string, string]> {
    */
   static fromTrusted(names: string[], lowerNames: string[], values: string[]): HeaderList {
     // The list takes ownership of the arrays (no copy: this runs once per request).
-    const list = new HeaderList();
-    list.#names = names;
-    list.#lower = lowerNames;
-    list.#values = values;
-    return list;
+    HeaderList.#adopt = [names, lowerNames, values];
+    return new HeaderList();
   }
 
   /**

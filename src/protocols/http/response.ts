@@ -40,12 +40,13 @@ export class ServerResponse implements HttpResponse {
   #drainWaiters: Array<() => void> = [];
   /** The sink refused the last write and has not signalled drain since. */
   #needDrain = false;
+  /** The sink whose drain we listen to (registered on the first refused write). */
+  #listening: ResponseSink | undefined = undefined;
 
   constructor(sink: ResponseSink, options: ServerResponseOptions = {}) {
     this.#sink = sink;
     this.#highWaterMark = options.highWaterMark ?? 64 * 1024;
     this.#request = options.request;
-    this.#listen(sink);
   }
 
   /** Trailer fields sent after the body (created on first use: most responses have none). */
@@ -86,7 +87,7 @@ export class ServerResponse implements HttpResponse {
     if (bytes.length === 0)
       return !this.#needDrain && this.#sink.bufferedAmount < this.#highWaterMark;
     const ok = this.#sink.writeBody(bytes, false);
-    if (!ok) this.#needDrain = true;
+    if (!ok) this.#awaitDrain();
     return ok;
   }
 
@@ -179,7 +180,7 @@ export class ServerResponse implements HttpResponse {
   wrapSink(wrap: (inner: ResponseSink) => ResponseSink): void {
     this.#checkHeadOpen('wrap the body sink');
     this.#sink = wrap(this.#sink);
-    this.#listen(this.#sink);
+    this.#listening = undefined;
   }
 
   abort(err?: Error): void {
@@ -209,7 +210,15 @@ export class ServerResponse implements HttpResponse {
     }
   }
 
-  #listen(sink: ResponseSink): void {
+  /**
+   * The sink refused a write: wait for its drain. The listener is registered only now —
+   * most responses never fill the sink, and a closure per response is measurable.
+   */
+  #awaitDrain(): void {
+    this.#needDrain = true;
+    const sink = this.#sink;
+    if (this.#listening === sink) return;
+    this.#listening = sink;
     sink.onDrain(() => {
       if (sink !== this.#sink) return;
       this.#needDrain = false;

@@ -73,6 +73,24 @@ export function runHead(c: ParserCore, data: Uint8Array, start: number): Execute
 
       case S_METHOD: {
         const max = limits.maxMethodLength;
+        if (c.methodLen === 0) {
+          // Fast path (STYLE §12): the whole method and its SP are in this input.
+          let j = i;
+          const stop = i + max < len ? i + max : len;
+          while (j < stop && TCHAR[data[j]!] === 1) j++;
+          if (j > i && j < len && data[j] === SP) {
+            const n = j - i;
+            c.closeSpan(data, j);
+            c.method = c.methodAt(data, i, n);
+            c.methodLen = n;
+            c.headerBytes += n + 1;
+            c.at = j;
+            h.onMethodComplete();
+            c.state = S_URL_START;
+            i = j + 1;
+            continue;
+          }
+        }
         while (i < len) {
           const b = data[i]!;
           if (TCHAR[b] === 1) {
@@ -135,6 +153,36 @@ export function runHead(c: ParserCore, data: Uint8Array, start: number): Execute
         h.onUrlComplete();
         c.state = S_PROTO;
         c.openSpan(P_PROTOCOL, i);
+        // Fast path (STYLE §12): `HTTP/1.x` CRLF whole in this input; the same callbacks
+        // and offsets as the byte-by-byte states below.
+        if (
+          i + 10 <= len &&
+          data[i] === 0x48 &&
+          data[i + 1] === 0x54 &&
+          data[i + 2] === 0x54 &&
+          data[i + 3] === 0x50 &&
+          data[i + 4] === 0x2f &&
+          data[i + 5] === 0x31 &&
+          data[i + 6] === 0x2e &&
+          (data[i + 7] === 0x31 || data[i + 7] === 0x30) &&
+          data[i + 8] === CR &&
+          data[i + 9] === LF &&
+          c.kind === 'request'
+        ) {
+          c.protoPos = 4;
+          c.closeSpan(data, i + 4);
+          c.at = i + 4;
+          h.onProtocolComplete();
+          c.openSpan(P_VERSION, i + 5);
+          c.major = 1;
+          c.minor = data[i + 7]! - 0x30;
+          c.closeSpan(data, i + 8);
+          c.at = i + 8;
+          h.onVersionComplete();
+          c.headerBytes += 10;
+          c.state = S_LINE_START;
+          i += 10;
+        }
         continue;
       }
 

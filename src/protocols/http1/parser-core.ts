@@ -249,6 +249,20 @@ export class ParserCore {
     return s;
   }
 
+  /** The method `data[start, start + n)` (tchar only), interned when it is a common one. */
+  methodAt(data: Uint8Array, start: number, n: number): string {
+    for (let m = 0; m < COMMON_METHODS.length; m++) {
+      const name = COMMON_METHODS[m]!;
+      if (name.length !== n) continue;
+      let k = 0;
+      while (k < n && name.charCodeAt(k) === data[start + k]) k++;
+      if (k === n) return name;
+    }
+    let s = '';
+    for (let k = 0; k < n; k++) s += String.fromCharCode(data[start + k]!);
+    return s;
+  }
+
   /** Count head bytes against maxHeaderBytes / maxTrailerBytes. */
   countHead(n: number, at: number): ExecuteStatus {
     this.headerBytes += n;

@@ -122,6 +122,8 @@ export interface Http1RequestInfo {
   /** 0 (HTTP/1.0) or 1 (HTTP/1.1). */
   readonly versionMinor: number;
   readonly headers: HeaderList;
+  /** The Host field value (the request's authority), or undefined without one. */
+  readonly host: string | undefined;
   /** The client allows another request after this one (RFC 9112 §9.3). */
   readonly keepAlive: boolean;
   readonly expectContinue: boolean;
@@ -181,12 +183,62 @@ export type Http1ConnectionState = (typeof Http1ConnectionState)[keyof typeof Ht
 
 const NONE = -1;
 
+/**
+ * Field names most requests carry, as sent by browsers and tools (canonical case) and in
+ * lowercase. A name read in one piece that matches one of them reuses these strings: no
+ * string is made from the bytes and no `toLowerCase` runs (STYLE §12).
+ */
+const COMMON_FIELD_NAMES: readonly (readonly [raw: string, lower: string])[] = [
+  'Host',
+  'User-Agent',
+  'Accept',
+  'Accept-Encoding',
+  'Accept-Language',
+  'Connection',
+  'Content-Length',
+  'Content-Type',
+  'Cookie',
+  'Referer',
+  'Origin',
+  'Authorization',
+  'Cache-Control',
+  'Upgrade',
+  'If-None-Match',
+  'If-Modified-Since',
+  'X-Forwarded-For',
+].flatMap((n) => [[n, n.toLowerCase()] as const, [n.toLowerCase(), n.toLowerCase()] as const]);
+
+/** COMMON_FIELD_NAMES by length. */
+const FIELD_NAMES_BY_LENGTH: (readonly (readonly [string, string])[])[] = (() => {
+  const t: (readonly [string, string])[][] = [];
+  for (const e of COMMON_FIELD_NAMES) (t[e[0].length] ??= []).push(e);
+  return t;
+})();
+
+/** The interned entry whose raw name equals `b[s, e)` exactly, or undefined. */
+function commonFieldName(
+  b: Uint8Array,
+  s: number,
+  e: number,
+): readonly [string, string] | undefined {
+  const list = FIELD_NAMES_BY_LENGTH[e - s];
+  if (list === undefined) return undefined;
+  for (let k = 0; k < list.length; k++) {
+    const raw = list[k]![0];
+    let i = 0;
+    while (i < raw.length && raw.charCodeAt(i) === b[s + i]) i++;
+    if (i === raw.length) return list[k];
+  }
+  return undefined;
+}
+
 /** Internal per-request state. Monomorphic: every field initialised in the constructor. */
 class Exchange implements Http1RequestInfo {
   readonly method: string;
   readonly target: string;
   readonly versionMinor: number;
   readonly headers: HeaderList;
+  host: string | undefined = undefined;
   readonly keepAlive: boolean;
   readonly expectContinue: boolean;
   readonly contentLength: number;
@@ -256,6 +308,8 @@ export class Http1ServerConnection {
   readonly #upgrades: boolean;
   readonly #out = new OutputBuffer();
   readonly #head = new ResponseHeadResult();
+  /** Reused for every head (encodeResponseHead does not keep it). */
+  readonly #ctx = { head: false, clientMinor: 1, keepAlive: true, end: false, date: '' };
   readonly #queue: Exchange[] = [];
   #state: Http1ConnectionState = Http1ConnectionState.OPEN;
   #now: number;
@@ -263,6 +317,8 @@ export class Http1ServerConnection {
   // Parse state of the current message.
   #target = '';
   #name = '';
+  /** Lowercase `#name` when it is an interned common name, else '' (computed on use). */
+  #nameLower = '';
   #value = '';
   #names: string[] = [];
   #lower: string[] = [];
@@ -320,6 +376,11 @@ export class Http1ServerConnection {
   /** Requests whose responses have not left the queue. */
   get inFlight(): number {
     return this.#queue.length;
+  }
+
+  /** Requests whose responses have not left the queue, oldest first (a copy). */
+  inFlightRequests(): Http1RequestInfo[] {
+    return this.#queue.slice();
   }
 
   /** Input is held back (pipelining limit): stop reading until `resumeInput`. */
@@ -462,10 +523,14 @@ export class Http1ServerConnection {
       onMessageBegin: (): void => {
         this.#target = '';
         this.#name = '';
+        this.#nameLower = '';
         this.#value = '';
-        this.#names = [];
-        this.#lower = [];
-        this.#values = [];
+        // Arrays left empty by the previous message (no trailers) are reused.
+        if (this.#names.length !== 0) {
+          this.#names = [];
+          this.#lower = [];
+          this.#values = [];
+        }
         this.#inHead = true;
         this.#inMessage = true;
         this.#skipCur = false;
@@ -478,7 +543,16 @@ export class Http1ServerConnection {
         this.#target += latin1(b, s, e);
       },
       onHeaderField: (b: Uint8Array, s: number, e: number): void => {
+        if (this.#name === '') {
+          const common = commonFieldName(b, s, e);
+          if (common !== undefined) {
+            this.#name = common[0];
+            this.#nameLower = common[1];
+            return;
+          }
+        }
         this.#name += latin1(b, s, e);
+        this.#nameLower = ''; // a piece of a longer name (or an uncommon one)
       },
       onHeaderValue: (b: Uint8Array, s: number, e: number): void => {
         this.#value += latin1(b, s, e);
@@ -491,9 +565,10 @@ export class Http1ServerConnection {
         while (end > 0 && (v.charCodeAt(end - 1) === 0x20 || v.charCodeAt(end - 1) === 0x09)) end--;
         if (end !== v.length) v = v.slice(0, end);
         this.#names.push(name);
-        this.#lower.push(name.toLowerCase());
+        this.#lower.push(this.#nameLower !== '' ? this.#nameLower : name.toLowerCase());
         this.#values.push(v);
         this.#name = '';
+        this.#nameLower = '';
         this.#value = '';
       },
       onHeadersComplete: (info: Http1HeadersInfo): HeadersCompleteAction | undefined =>
@@ -530,14 +605,20 @@ export class Http1ServerConnection {
       return HeadersCompleteAction.SKIP_BODY;
     }
     const headers = HeaderList.fromTrusted(this.#names, this.#lower, this.#values).freeze();
-    this.#names = [];
-    this.#lower = [];
-    this.#values = [];
     const ex = new Exchange(info, info.method, this.#target, headers, this.#beganAt);
     // RFC 9112 §3.2: a server MUST respond 400 to an HTTP/1.1 request without a Host
     // field, and to any request with more than one.
     let hosts = 0;
-    for (let i = 0; i < headers.size; i++) if (headers.lowerNameAt(i) === 'host') hosts++;
+    const lower = this.#lower;
+    for (let i = 0; i < lower.length; i++) {
+      if (lower[i] === 'host') {
+        if (hosts++ === 0) ex.host = this.#values[i];
+      }
+    }
+    // The list owns the arrays now; trailers (rare) start from fresh ones.
+    this.#names = [];
+    this.#lower = [];
+    this.#values = [];
     if (hosts > 1 || (hosts === 0 && info.versionMinor >= 1)) {
       this.#skipCur = true;
       this.#protocolError(
@@ -648,13 +729,13 @@ export class Http1ServerConnection {
         keep = false; // client may never send it
       else if (ex.contentLength > this.#maxDiscard) keep = false;
     }
-    const text = encodeResponseHead(r, status, reason, headers, {
-      head: ex.method === 'HEAD',
-      clientMinor: ex.versionMinor,
-      keepAlive: keep,
-      end,
-      date: this.#date.get(this.#now),
-    });
+    const ctx = this.#ctx;
+    ctx.head = ex.method === 'HEAD';
+    ctx.clientMinor = ex.versionMinor;
+    ctx.keepAlive = keep;
+    ctx.end = end;
+    ctx.date = this.#date.get(this.#now);
+    const text = encodeResponseHead(r, status, reason, headers, ctx);
     ex.headSent = true;
     ex.status = status;
     ex.framing = r.framing;
