@@ -31,6 +31,7 @@
  * caller that puts unbounded values in labels cannot grow memory without bound.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { GhostnetError, InvalidOptionError } from '../errors.js';
 import {
   OPENMETRICS_CONTENT_TYPE,
@@ -189,6 +190,191 @@ class LabelTable {
   }
 }
 
+/** One counter series whose increments accumulate here until the counter is read. */
+interface PendingSeries {
+  readonly labels: Labels;
+  pending: number;
+}
+
+/**
+ * A Counter whose hot-path increments are plain additions to a `PendingSeries` (no label
+ * hashing or validation per call, STYLE §12); they reach prom-client when the counter is
+ * read (`get()`, which every registry and exposition path goes through). Series are
+ * created only for label sets the bounded tables accepted, so they are bounded too.
+ */
+class DeferredCounter extends Counter<string> {
+  // A plain field: prom-client's constructor calls reset() before subclass fields exist.
+  private deferred: PendingSeries[] | undefined;
+
+  /** The pending series for `labels` (already validated and frozen by the caller). */
+  series(labels: Labels): PendingSeries {
+    const series: PendingSeries = { labels, pending: 0 };
+    (this.deferred ??= []).push(series);
+    return series;
+  }
+
+  /** Moves pending increments into prom-client. */
+  flush(): void {
+    const list = this.deferred;
+    if (list === undefined) return;
+    for (const series of list) {
+      const n = series.pending;
+      if (n > 0) {
+        series.pending = 0;
+        this.inc(series.labels, n);
+      }
+    }
+  }
+
+  /** Drops every series (after `Metrics.clear()` has forgotten the label sets). */
+  forget(): void {
+    this.deferred = undefined;
+  }
+
+  override reset(): void {
+    super.reset();
+    // Increments not yet read belong to the period being reset.
+    if (this.deferred !== undefined) for (const series of this.deferred) series.pending = 0;
+  }
+
+  override async get(): Promise<MetricObjectWithValues<MetricValue<string>>> {
+    this.flush();
+    return super.get();
+  }
+}
+
+/** One histogram series: observations counted here, rendered when the histogram is read. */
+interface HistogramSeries {
+  readonly labels: Labels;
+  /** Upper bounds, shared by every series of the histogram. */
+  readonly bounds: readonly number[];
+  /** Observations per bucket (not cumulative); the last slot is above every bound. */
+  readonly counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** Records one observation: what prom-client's observe() does, minus the label hashing. */
+function observeSeries(series: HistogramSeries, value: number): void {
+  const bounds = series.bounds;
+  let i = 0;
+  while (i < bounds.length && value > bounds[i]!) i++;
+  series.counts[i]! += 1;
+  series.sum += value;
+  series.count += 1;
+}
+
+interface ExportedSample {
+  labels: Record<string, string | number>;
+  sharedLabels: Labels;
+  value: number;
+  metricName: string;
+  exemplar: null | undefined;
+}
+
+interface ExportedHistogram {
+  name: string;
+  help: string;
+  type: string;
+  values: ExportedSample[];
+  aggregator: string;
+}
+
+type GetForPromString = (this: Histogram<string>) => Promise<ExportedHistogram>;
+
+/**
+ * A Histogram whose hot-path observations go to `HistogramSeries` it hands out (an array
+ * walk and three additions, no label hashing per call, STYLE §12). They are rendered with
+ * whatever prom-client itself holds (observations made through `observe()` directly) when
+ * the histogram is read: `get()` and the registries go through `getForPromString()`.
+ */
+class DeferredHistogram extends Histogram<string> {
+  // Plain fields: prom-client's constructor calls reset() before subclass fields exist.
+  private deferred: HistogramSeries[] | undefined;
+  private bounds: readonly number[] = [];
+
+  constructor(config: ConstructorParameters<typeof Histogram<string>>[0]) {
+    super(config);
+    this.bounds = Object.freeze([...(config.buckets ?? [])]);
+  }
+
+  /** A new series for `labels` (validated, frozen, and not observed through `observe`). */
+  series(labels: Labels): HistogramSeries {
+    const series: HistogramSeries = {
+      labels,
+      bounds: this.bounds,
+      counts: new Array<number>(this.bounds.length + 1).fill(0),
+      sum: 0,
+      count: 0,
+    };
+    (this.deferred ??= []).push(series);
+    return series;
+  }
+
+  /** Drops every series (after `Metrics.clear()` has forgotten the label sets). */
+  forget(): void {
+    this.deferred = undefined;
+  }
+
+  override reset(): void {
+    super.reset();
+    if (this.deferred === undefined) return;
+    for (const series of this.deferred) {
+      series.counts.fill(0);
+      series.sum = 0;
+      series.count = 0;
+    }
+  }
+
+  /** prom-client's rendering of its own series, followed by the deferred ones. */
+  async getForPromString(): Promise<ExportedHistogram> {
+    const base = (Histogram.prototype as unknown as { getForPromString: GetForPromString })
+      .getForPromString;
+    const data = await base.call(this);
+    for (const series of this.deferred ?? []) {
+      if (series.count === 0) continue;
+      const shared = series.labels;
+      const bucket = `${data.name}_bucket`;
+      let cumulative = 0;
+      series.bounds.forEach((le, i) => {
+        cumulative += series.counts[i]!;
+        data.values.push({
+          labels: { le },
+          sharedLabels: shared,
+          value: cumulative,
+          metricName: bucket,
+          exemplar: null,
+        });
+      });
+      const samples: Array<[Record<string, string>, number, string, null | undefined]> = [
+        [{ le: '+Inf' }, series.count, bucket, null],
+        [{}, series.sum, `${data.name}_sum`, undefined],
+        [{}, series.count, `${data.name}_count`, undefined],
+      ];
+      for (const [labels, value, metricName, exemplar] of samples) {
+        data.values.push({ labels, sharedLabels: shared, value, metricName, exemplar });
+      }
+    }
+    return data;
+  }
+}
+
+/** Per-protocol series of the byte and connection counters. */
+interface ProtocolSeries {
+  readonly labels: Labels;
+  readonly opened: PendingSeries;
+  readonly received: PendingSeries;
+  readonly sent: PendingSeries;
+}
+
+/** A requests_total series and the latency labels of the same protocol and method. */
+interface RequestSeries {
+  readonly count: PendingSeries;
+  readonly latency: HistogramSeries;
+}
+
+type RequestCache = Map<unknown, Map<unknown, Map<unknown, RequestSeries>>>;
+
 interface DynamicGauge {
   readonly gauge: Gauge<string>;
   /** Sorted label names, fixed by the first report. */
@@ -204,13 +390,13 @@ export class Metrics {
   readonly #maxLabelValueLength: number;
   readonly #processMetrics: readonly MetricHandle[];
 
-  readonly #opened: Counter<string>;
+  readonly #opened: DeferredCounter;
   readonly #open: Gauge<string>;
   readonly #connectionDuration: Histogram<string>;
-  readonly #bytesReceived: Counter<string>;
-  readonly #bytesSent: Counter<string>;
-  readonly #requests: Counter<string>;
-  readonly #requestDuration: Histogram<string>;
+  readonly #bytesReceived: DeferredCounter;
+  readonly #bytesSent: DeferredCounter;
+  readonly #requests: DeferredCounter;
+  readonly #requestDuration: DeferredHistogram;
   readonly #errors: Counter<string>;
   readonly #dropped: Counter<string>;
   readonly #invalidSamples: Counter<string>;
@@ -220,6 +406,18 @@ export class Metrics {
   readonly #latencyLabels: LabelTable;
   readonly #errorLabels: LabelTable;
   readonly #openCounts = new Map<string, number>();
+  /** Accepted protocols (by the value reported) → their series: the hot-path lookup. */
+  readonly #protocolSeries = new Map<unknown, ProtocolSeries>();
+  readonly #protocolSeriesByLabels = new Map<Labels, ProtocolSeries>();
+  /**
+   * protocol → method → outcome (as reported) → series, for tuples whose request and
+   * latency label sets were both accepted; bounded by those tables.
+   */
+  readonly #requestSeries: RequestCache = new Map();
+  /** requests_total series by their (interned) label set. */
+  readonly #requestCounts = new Map<Labels, PendingSeries>();
+  /** request_duration_seconds series by their (interned) label set. */
+  readonly #latencySeries = new Map<Labels, HistogramSeries>();
   readonly #gauges = new Map<string, DynamicGauge>();
   #gaugeSeries = 0;
   #stopped = false;
@@ -253,7 +451,7 @@ export class Metrics {
 
     const registers = [this.#registry];
     const p = prefix;
-    this.#opened = new Counter({
+    this.#opened = new DeferredCounter({
       name: `${p}connections_opened_total`,
       help: 'Connections opened, by protocol.',
       labelNames: ['protocol'],
@@ -272,25 +470,25 @@ export class Metrics {
       buckets: connectionBuckets,
       registers,
     });
-    this.#bytesReceived = new Counter({
+    this.#bytesReceived = new DeferredCounter({
       name: `${p}bytes_received_total`,
       help: 'Bytes received, by protocol.',
       labelNames: ['protocol'],
       registers,
     });
-    this.#bytesSent = new Counter({
+    this.#bytesSent = new DeferredCounter({
       name: `${p}bytes_sent_total`,
       help: 'Bytes sent, by protocol.',
       labelNames: ['protocol'],
       registers,
     });
-    this.#requests = new Counter({
+    this.#requests = new DeferredCounter({
       name: `${p}requests_total`,
       help: 'Requests finished, by protocol, method and outcome (status code or outcome name).',
       labelNames: ['protocol', 'method', 'outcome'],
       registers,
     });
-    this.#requestDuration = new Histogram({
+    this.#requestDuration = new DeferredHistogram({
       name: `${p}request_duration_seconds`,
       help: 'Request duration in seconds, by protocol and method.',
       labelNames: ['protocol', 'method'],
@@ -350,21 +548,37 @@ export class Metrics {
         }
       },
       bytesReceived: (protocol, count) => {
+        const known = this.#protocolSeries.get(protocol);
+        if (known !== undefined && isNonNegative(count)) {
+          known.received.pending += count;
+          return;
+        }
         try {
-          this.#bytes('bytesReceived', this.#bytesReceived, protocol, count);
+          this.#bytes('bytesReceived', protocol, count);
         } catch {
           this.#drop('internal');
         }
       },
       bytesSent: (protocol, count) => {
+        const known = this.#protocolSeries.get(protocol);
+        if (known !== undefined && isNonNegative(count)) {
+          known.sent.pending += count;
+          return;
+        }
         try {
-          this.#bytes('bytesSent', this.#bytesSent, protocol, count);
+          this.#bytes('bytesSent', protocol, count);
         } catch {
           this.#drop('internal');
         }
       },
       requestFinished: (protocol, method, outcome, durationSeconds) => {
         try {
+          const known = this.#requestSeries.get(protocol)?.get(method)?.get(outcome);
+          if (known !== undefined && isNonNegative(durationSeconds)) {
+            known.count.pending += 1;
+            observeSeries(known.latency, durationSeconds);
+            return;
+          }
           this.#requestFinished(protocol, method, outcome, durationSeconds);
         } catch {
           this.#drop('internal');
@@ -435,6 +649,15 @@ export class Metrics {
     this.#gauges.clear();
     this.#gaugeSeries = 0;
     this.#openCounts.clear();
+    this.#protocolSeries.clear();
+    this.#protocolSeriesByLabels.clear();
+    this.#requestSeries.clear();
+    this.#requestCounts.clear();
+    this.#latencySeries.clear();
+    this.#requestDuration.forget();
+    for (const counter of [this.#opened, this.#bytesReceived, this.#bytesSent, this.#requests]) {
+      counter.forget();
+    }
     this.#protocols.clear();
     this.#requestLabels.clear();
     this.#latencyLabels.clear();
@@ -483,14 +706,29 @@ export class Metrics {
     return undefined;
   }
 
-  #protocolLabels(protocol: string): Labels | undefined {
-    const known = this.#protocols.get(protocol);
-    if (known !== undefined) return known;
+  #protocolLabels(protocol: string): ProtocolSeries | undefined {
+    const cached = this.#protocolSeries.get(protocol);
+    if (cached !== undefined) return cached;
     const value = this.#labelValue(protocol);
     if (value === undefined) return this.#drop('invalid_label_value');
-    const labels = Object.freeze({ protocol: value });
-    if (!this.#protocols.add(value, labels)) return this.#drop('series_limit');
-    return labels;
+    let labels = this.#protocols.get(value);
+    if (labels === undefined) {
+      labels = Object.freeze({ protocol: value });
+      if (!this.#protocols.add(value, labels)) return this.#drop('series_limit');
+    }
+    let series = this.#protocolSeriesByLabels.get(labels);
+    if (series === undefined) {
+      series = {
+        labels,
+        opened: this.#opened.series(labels),
+        received: this.#bytesReceived.series(labels),
+        sent: this.#bytesSent.series(labels),
+      };
+      this.#protocolSeriesByLabels.set(labels, series);
+    }
+    // Keyed by the value as reported; a number and its string share one series.
+    this.#protocolSeries.set(protocol, series);
+    return series;
   }
 
   #tupleLabels(
@@ -517,17 +755,19 @@ export class Metrics {
   }
 
   #connectionOpened(protocol: string): void {
-    const labels = this.#protocolLabels(protocol);
-    if (labels === undefined) return;
-    this.#opened.inc(labels);
+    const series = this.#protocolLabels(protocol);
+    if (series === undefined) return;
+    const labels = series.labels;
+    series.opened.pending += 1;
     const open = (this.#openCounts.get(labels.protocol as string) ?? 0) + 1;
     this.#openCounts.set(labels.protocol as string, open);
     this.#open.set(labels, open);
   }
 
   #connectionClosed(protocol: string, durationSeconds: number): void {
-    const labels = this.#protocolLabels(protocol);
-    if (labels === undefined) return;
+    const series = this.#protocolLabels(protocol);
+    if (series === undefined) return;
+    const labels = series.labels;
     // A close without a matching open is a caller bug; the gauge stays at zero.
     const open = Math.max(0, (this.#openCounts.get(labels.protocol as string) ?? 0) - 1);
     this.#openCounts.set(labels.protocol as string, open);
@@ -539,11 +779,12 @@ export class Metrics {
     }
   }
 
-  #bytes(method: ObserverMethod, counter: Counter<string>, protocol: string, count: number): void {
+  #bytes(method: 'bytesReceived' | 'bytesSent', protocol: string, count: number): void {
     if (!isNonNegative(count)) return this.#invalid(method);
-    const labels = this.#protocolLabels(protocol);
-    if (labels === undefined) return;
-    counter.inc(labels, count);
+    const series = this.#protocolLabels(protocol);
+    if (series === undefined) return;
+    if (method === 'bytesReceived') series.received.pending += count;
+    else series.sent.pending += count;
   }
 
   #requestFinished(
@@ -558,7 +799,8 @@ export class Metrics {
       [protocol, method, outcome],
     );
     if (labels === undefined) return;
-    this.#requests.inc(labels);
+    const count = this.#requestCount(labels);
+    count.pending += 1;
     if (!isNonNegative(durationSeconds)) return this.#invalid('requestFinished');
     const latencyLabels = this.#tupleLabels(
       this.#latencyLabels,
@@ -566,7 +808,28 @@ export class Metrics {
       [protocol, method],
     );
     if (latencyLabels === undefined) return;
-    this.#requestDuration.observe(latencyLabels, durationSeconds);
+    let latency = this.#latencySeries.get(latencyLabels);
+    if (latency === undefined) {
+      latency = this.#requestDuration.series(latencyLabels);
+      this.#latencySeries.set(latencyLabels, latency);
+    }
+    observeSeries(latency, durationSeconds);
+    // Both label sets were accepted: later reports of this tuple take the fast path.
+    let byMethod = this.#requestSeries.get(protocol);
+    if (byMethod === undefined) this.#requestSeries.set(protocol, (byMethod = new Map()));
+    let byOutcome = byMethod.get(method);
+    if (byOutcome === undefined) byMethod.set(method, (byOutcome = new Map()));
+    byOutcome.set(outcome, { count, latency });
+  }
+
+  /** The pending requests_total series for accepted labels (one per label set). */
+  #requestCount(labels: Labels): PendingSeries {
+    let series = this.#requestCounts.get(labels);
+    if (series === undefined) {
+      series = this.#requests.series(labels);
+      this.#requestCounts.set(labels, series);
+    }
+    return series;
   }
 
   #error(protocol: string, code: string): void {

@@ -17,7 +17,20 @@ export class NextCalledTwiceError extends GhostnetError {
   }
 }
 
-const NOOP_NEXT = (): Promise<void> => Promise.resolve();
+/**
+ * @internal The settled promise a step that finished synchronously stands for. It is shared
+ * (awaiting a settled promise never changes it), so a chain of synchronous middleware
+ * allocates no promise per request (STYLE §12); callers may compare against it to skip
+ * an asynchronous continuation.
+ */
+export const DONE: Promise<void> = Promise.resolve();
+
+const NOOP_NEXT = (): Promise<void> => DONE;
+
+/** A middleware's result as a promise: `DONE` when it returned synchronously. */
+export function settle(result: void | Promise<void>): Promise<void> {
+  return result === undefined ? DONE : Promise.resolve(result);
+}
 
 /**
  * Chains `middleware` into one middleware whose last `next()` continues with the outer
@@ -50,10 +63,25 @@ export function chain(middleware: readonly Middleware[]): Middleware {
 export function compose(middleware: readonly Middleware[], final?: Handler): Handler {
   const fns = final === undefined ? [...middleware] : [...middleware, handlerAsMiddleware(final)];
   const composed = chain(fns);
-  return async (req, res) => {
-    await composed(req, res, NOOP_NEXT);
-    if (!res.headersSent) notFound(res);
+  return (req, res) => {
+    let result: void | Promise<void>;
+    try {
+      result = composed(req, res, NOOP_NEXT);
+      if (result === undefined || result === DONE) {
+        // The chain finished synchronously: answer now, and return no promise at all.
+        if (!res.headersSent) notFound(res);
+        return;
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return finishAsync(result, res);
   };
+}
+
+async function finishAsync(result: Promise<void>, res: HttpResponse): Promise<void> {
+  await result;
+  if (!res.headersSent) notFound(res);
 }
 
 /** Writes the default 404 answer (used by `compose` and the router in handler mode). */
@@ -68,6 +96,10 @@ export function handlerAsMiddleware(handler: Handler): Middleware {
 }
 
 function single(fn: Middleware): Middleware {
+  // A handler that declares no `next` parameter (a plain `(req, res)` route handler) gets
+  // the outer `next` as is: it cannot call it twice, so the guard and its per-request
+  // closure are skipped (STYLE §12).
+  if (fn.length < 3) return fn;
   return (req, res, next) => {
     let called = false;
     return fn(req, res, () => {
@@ -94,7 +126,7 @@ function run(
     return run(stack, index + 1, req, res, last);
   };
   try {
-    return Promise.resolve(fn(req, res, next));
+    return settle(fn(req, res, next));
   } catch (err) {
     return Promise.reject(err);
   }

@@ -51,9 +51,11 @@ export class PathNode<T> {
 }
 
 /** The parsed form of a route path. */
-export interface ParsedRoute {
+export interface ParsedRoute<T = unknown> {
   /** Parameter names in capture order (`*` for the wildcard). */
   readonly paramNames: string[];
+  /** The node the route ends at. */
+  readonly node: PathNode<T>;
 }
 
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
@@ -78,7 +80,7 @@ export class RouteTree<T> {
    * with code `GN_ERR_HTTP_ROUTE_CONFLICT` when the same method is already routed to a
    * path of the same shape.
    */
-  insert(path: string, method: string, value: T): ParsedRoute {
+  insert(path: string, method: string, value: T): ParsedRoute<T> {
     if (!path.startsWith('/')) {
       throw new RouteDefinitionError(`Route path must start with "/", got ${JSON.stringify(path)}`);
     }
@@ -126,7 +128,7 @@ export class RouteTree<T> {
       );
     }
     node.routes.set(method, value);
-    return { paramNames };
+    return { paramNames, node };
   }
 
   /** Walks the nodes matching normalised `segments` (see `normalizePath`). */

@@ -31,9 +31,10 @@
  * in the app-level stack: `createApp().use()` or `compose()`.
  */
 import { InvalidOptionError } from '../../errors.js';
-import { chain, notFound } from './compose.js';
+import { chain, DONE, notFound } from './compose.js';
 import { HttpError } from './errors.js';
 import { decodeParam, normalizePath, RouteDefinitionError, RouteTree } from './route-tree.js';
+import type { PathNode } from './route-tree.js';
 import type { Handler, HttpRequest, HttpResponse, Middleware } from './types.js';
 
 export { RouteDefinitionError } from './route-tree.js';
@@ -99,7 +100,7 @@ type Register = (
 ) => void;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const NOOP_NEXT = (): Promise<void> => Promise.resolve();
+const NOOP_NEXT = (): Promise<void> => DONE;
 
 /** Registers routes into a scope (the router itself, or a group with a prefix). */
 export class RouteGroup {
@@ -201,6 +202,15 @@ export class RouteGroup {
 export class Router extends RouteGroup {
   readonly #tree: RouteTree<RouteEntry>;
   readonly #regexRoutes: RegexRoute[] = [];
+  /**
+   * Fully static routes by their exact path (lowercase unless `caseSensitive`): a request
+   * whose path is a key here is answered by one map lookup, without splitting the path or
+   * walking the tree (STYLE §12). Only paths the tree would match to the same node first
+   * are keys: no parameters, wildcards, `%`, empty segments or trailing slash. Anything
+   * else, or a method that node does not route, takes the tree.
+   */
+  readonly #static = new Map<string, PathNode<RouteEntry>>();
+  readonly #caseSensitive: boolean;
   readonly #autoOptions: boolean;
   /** Every method routed anywhere (for `OPTIONS *`). */
   readonly #methods = new Set<string>();
@@ -231,16 +241,29 @@ export class Router extends RouteGroup {
       maxParamLength,
     });
     this.#autoOptions = options.autoOptions ?? true;
+    this.#caseSensitive = options.caseSensitive ?? false;
   }
 
   /** The router as a handler: unmatched paths get 404. */
   handler(): Handler {
-    return (req, res) => this.#dispatch(req, res, undefined);
+    return (req, res) => {
+      try {
+        return this.#dispatch(req, res, undefined);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    };
   }
 
   /** The router as middleware: unmatched paths continue with `next()`. */
   middleware(): Middleware {
-    return (req, res, next) => this.#dispatch(req, res, next);
+    return (req, res, next) => {
+      try {
+        return this.#dispatch(req, res, next);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    };
   }
 
   /**
@@ -282,7 +305,11 @@ export class Router extends RouteGroup {
       const full = scope.prefix + (path === '/' && scope.prefix !== '' ? '' : path);
       const names: string[] = [];
       const entry = this.#entry(method, names, scope, stack);
-      names.push(...this.#tree.insert(full, method, entry).paramNames);
+      const parsed = this.#tree.insert(full, method, entry);
+      names.push(...parsed.paramNames);
+      if (isExactPath(full)) {
+        this.#static.set(this.#caseSensitive ? full : full.toLowerCase(), parsed.node);
+      }
     }
     this.#methods.add(method);
   }
@@ -296,7 +323,35 @@ export class Router extends RouteGroup {
     return { method, paramNames: names, scope, stack, compiled: undefined, compiledVersion: -1 };
   }
 
-  async #dispatch(
+  /** Synchronous when the route's chain is; may throw (the callers turn that into a rejection). */
+  #dispatch(
+    req: HttpRequest,
+    res: HttpResponse,
+    next: (() => Promise<void>) | undefined,
+  ): void | Promise<void> {
+    const node = this.#static.get(req.path);
+    if (node !== undefined) {
+      const method = req.method;
+      const routes = node.routes;
+      const entry =
+        routes.get(method) ??
+        (method === 'HEAD' ? routes.get('GET') : undefined) ??
+        routes.get('*');
+      if (entry !== undefined) {
+        req.params = {};
+        const result = this.#compiled(entry)(req, res, next ?? NOOP_NEXT);
+        if (next !== undefined) return result;
+        if (result === undefined || result === DONE) {
+          if (!res.headersSent) notFound(res);
+          return;
+        }
+        return answerWhenDone(result, res);
+      }
+    }
+    return this.#dispatchTree(req, res, next);
+  }
+
+  async #dispatchTree(
     req: HttpRequest,
     res: HttpResponse,
     next: (() => Promise<void>) | undefined,
@@ -420,6 +475,24 @@ export class Router extends RouteGroup {
     }
     return entry.compiled;
   }
+}
+
+/** A route path the static map may hold (see `Router.#static`). */
+function isExactPath(path: string): boolean {
+  if (path === '/') return true;
+  return !(
+    path.endsWith('/') ||
+    path.includes('//') ||
+    path.includes('%') ||
+    path.includes(':') ||
+    path.includes('*')
+  );
+}
+
+/** Handler mode: 404 once the route's asynchronous chain is done, if nothing answered. */
+async function answerWhenDone(result: Promise<void>, res: HttpResponse): Promise<void> {
+  await result;
+  if (!res.headersSent) notFound(res);
 }
 
 function methodMatches(routeMethod: string, method: string): boolean {

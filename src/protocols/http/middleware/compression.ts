@@ -24,7 +24,7 @@
 import * as zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { InvalidOptionError } from '../../../errors.js';
-import type { HeaderList } from '../headers.js';
+import { HeaderList } from '../headers.js';
 import { statusHasBody } from '../response.js';
 import type { Middleware, ResponseSink } from '../types.js';
 import { appendVaryList, checkObject, functionOption, integerOption } from './internal.js';
@@ -174,15 +174,155 @@ export function compression(options: CompressionOptions = {}): Middleware {
       64 * 1024 * 1024,
     ),
     chunkSize: integerOption(WHERE, 'chunkSize', options.chunkSize, 16_384, 64, 1024 * 1024),
+    mediaTypes: new Map(),
   };
 
-  return async function compressionMiddleware(req, res, next) {
+  // One sink factory per outcome of the negotiation, made once: a request allocates no
+  // closure here (STYLE §12). The coding depends only on Accept-Encoding, so it is chosen
+  // now; the sink decides at writeHead whether the response is compressed at all.
+  const identity = (inner: ResponseSink): ResponseSink => new VarySink(inner, settings);
+  const factories = new Map<CompressionEncoding, (inner: ResponseSink) => ResponseSink>();
+  for (const coding of encodings) {
+    factories.set(coding, (inner) => new CompressionSink(inner, settings, coding));
+  }
+  const negotiated = new Map<string, CompressionEncoding | undefined>();
+
+  return function compressionMiddleware(req, res, next) {
     if (req.method !== 'HEAD' && !res.headersSent) {
       const accept = req.headers.get('accept-encoding');
-      res.wrapSink((inner) => new CompressionSink(inner, settings, accept, encodings));
+      let coding: CompressionEncoding | undefined;
+      if (accept !== undefined) {
+        // Clients send a handful of distinct values; remember their outcome (bounded).
+        coding = negotiated.get(accept);
+        if (coding === undefined && !negotiated.has(accept)) {
+          coding = negotiateEncoding(accept, encodings);
+          if (accept.length <= MAX_NEGOTIATED_LENGTH) {
+            if (negotiated.size >= MAX_NEGOTIATED) negotiated.clear();
+            negotiated.set(accept, coding);
+          }
+        }
+      }
+      // No acceptable coding (no Accept-Encoding, or identity only): nothing is compressed,
+      // but a compressible response still carries Vary (RFC 9110 §12.5.5), as with gzip.
+      res.wrapSink(coding === undefined ? identity : factories.get(coding)!);
     }
-    await next();
+    return next();
   };
+}
+
+/** Distinct Accept-Encoding values whose negotiation is remembered. */
+const MAX_NEGOTIATED = 256;
+/** Longer Accept-Encoding values are negotiated every time rather than remembered. */
+const MAX_NEGOTIATED_LENGTH = 256;
+/** Distinct Content-Type values whose compressibility is remembered. */
+const MAX_MEDIA_TYPES = 256;
+
+/** What `decide` chose for a response. */
+const enum Decision {
+  /** Headers as they are. */
+  Pass,
+  /** Uncompressed, with `Vary: Accept-Encoding` added. */
+  Vary,
+  /** Compressed (and Vary added). */
+  Compress,
+}
+
+/**
+ * Whether the response is compressed, or only gets Vary, once status and headers are final.
+ * `canCompress` is false when the client accepts no coding we offer.
+ */
+function decide(
+  status: number,
+  headers: HeaderList,
+  end: boolean,
+  settings: Settings,
+  canCompress: boolean,
+): Decision {
+  const type = headers.get('content-type');
+  const compressible = type !== undefined && compressibleType(type, settings);
+  const encoding = headers.get('content-encoding');
+  const alreadyEncoded = encoding !== undefined && encoding.trim().toLowerCase() !== 'identity';
+  // 304 carries the Vary its 200 would have (RFC 9110 §15.4.5); it has no Content-Type.
+  const addVary = !alreadyEncoded && (compressible || (status === 304 && type === undefined));
+  if (!compressible || alreadyEncoded || end || !statusHasBody(status) || status === 206) {
+    return addVary ? Decision.Vary : Decision.Pass;
+  }
+  if (headers.has('content-range')) return Decision.Pass;
+  if (!canCompress) return Decision.Vary;
+  if (/(^|[\s,])no-transform($|[\s,])/i.test(headers.get('cache-control') ?? '')) {
+    return Decision.Vary;
+  }
+  const length = headers.get('content-length');
+  if (length !== undefined && Number(length) < settings.threshold) return Decision.Vary;
+  return Decision.Compress;
+}
+
+/** The filter's verdict on a Content-Type value, remembered per distinct value (bounded). */
+function compressibleType(type: string, settings: Settings): boolean {
+  const cache = settings.mediaTypes;
+  let verdict = cache.get(type);
+  if (verdict === undefined) {
+    const mediaType = type.split(';', 1)[0]!.trim().toLowerCase();
+    verdict = mediaType !== '' && settings.filter(mediaType);
+    if (cache.size >= MAX_MEDIA_TYPES) cache.clear();
+    cache.set(type, verdict);
+  }
+  return verdict;
+}
+
+/** A copy of frozen `headers` with Accept-Encoding added to Vary. */
+function withVary(headers: HeaderList): HeaderList {
+  const copy = headers.clone();
+  if (copy.has('vary')) appendVaryList(copy, 'Accept-Encoding');
+  else HeaderList.setTrusted(copy, 'vary', 'Accept-Encoding');
+  return copy;
+}
+
+/**
+ * The sink for a client that accepts no coding we offer: everything passes through, and
+ * only Vary is added to a compressible response's head.
+ */
+class VarySink implements ResponseSink {
+  readonly #inner: ResponseSink;
+  readonly #settings: Settings;
+
+  constructor(inner: ResponseSink, settings: Settings) {
+    this.#inner = inner;
+    this.#settings = settings;
+  }
+
+  get supportsTrailers(): boolean {
+    return this.#inner.supportsTrailers;
+  }
+
+  get bufferedAmount(): number {
+    return this.#inner.bufferedAmount;
+  }
+
+  writeHead(status: number, reason: string | undefined, headers: HeaderList, end: boolean): void {
+    const vary = decide(status, headers, end, this.#settings, false) === Decision.Vary;
+    this.#inner.writeHead(status, reason, vary ? withVary(headers) : headers, end);
+  }
+
+  writeBody(chunk: Uint8Array, end: boolean): boolean {
+    return this.#inner.writeBody(chunk, end);
+  }
+
+  writeTrailers(trailers: HeaderList): void {
+    this.#inner.writeTrailers(trailers);
+  }
+
+  writeInformational(status: number, headers: HeaderList): void {
+    this.#inner.writeInformational(status, headers);
+  }
+
+  onDrain(listener: () => void): void {
+    this.#inner.onDrain(listener);
+  }
+
+  abort(err?: Error): void {
+    this.#inner.abort(err);
+  }
 }
 
 interface Settings {
@@ -192,6 +332,8 @@ interface Settings {
   brotliQuality: number;
   highWaterMark: number;
   chunkSize: number;
+  /** Content-Type value → compressible (see `compressibleType`). */
+  mediaTypes: Map<string, boolean>;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -200,8 +342,8 @@ const EMPTY = new Uint8Array(0);
 class CompressionSink implements ResponseSink {
   readonly #inner: ResponseSink;
   readonly #settings: Settings;
-  readonly #accept: string | undefined;
-  readonly #encodings: readonly CompressionEncoding[];
+  /** The coding the client's Accept-Encoding chose. */
+  readonly #coding: CompressionEncoding;
   #zlib: Transform | undefined;
   /** The inner sink returned false and has not drained yet. */
   #innerBlocked = false;
@@ -210,16 +352,10 @@ class CompressionSink implements ResponseSink {
   #aborted = false;
   readonly #drainListeners: Array<() => void> = [];
 
-  constructor(
-    inner: ResponseSink,
-    settings: Settings,
-    accept: string | undefined,
-    encodings: readonly CompressionEncoding[],
-  ) {
+  constructor(inner: ResponseSink, settings: Settings, coding: CompressionEncoding) {
     this.#inner = inner;
     this.#settings = settings;
-    this.#accept = accept;
-    this.#encodings = encodings;
+    this.#coding = coding;
     inner.onDrain(() => this.#handleInnerDrain());
   }
 
@@ -233,19 +369,20 @@ class CompressionSink implements ResponseSink {
   }
 
   writeHead(status: number, reason: string | undefined, headers: HeaderList, end: boolean): void {
-    const decision = this.#decide(status, headers, end);
-    if (decision.coding === undefined) {
-      this.#inner.writeHead(status, reason, decision.headers ?? headers, end);
+    const decision = decide(status, headers, end, this.#settings, true);
+    if (decision !== Decision.Compress) {
+      const out = decision === Decision.Vary ? withVary(headers) : headers;
+      this.#inner.writeHead(status, reason, out, end);
       return;
     }
-    const out = decision.headers!;
+    const out = withVary(headers);
     out.delete('content-length');
-    out.set('content-encoding', decision.coding);
+    out.set('content-encoding', this.#coding);
     const etag = out.get('etag');
     if (etag !== undefined && etag.startsWith('"')) out.set('etag', `W/${etag}`);
     const length = Number(headers.get('content-length'));
     this.#zlib = this.#createStream(
-      decision.coding,
+      this.#coding,
       Number.isSafeInteger(length) ? length : undefined,
     );
     this.#inner.writeHead(status, reason, out, false);
@@ -289,39 +426,6 @@ class CompressionSink implements ResponseSink {
     this.#aborted = true;
     this.#zlib?.destroy();
     this.#inner.abort(err);
-  }
-
-  #decide(
-    status: number,
-    headers: HeaderList,
-    end: boolean,
-  ): { coding?: CompressionEncoding; headers?: HeaderList } {
-    const type = headers.get('content-type');
-    const mediaType = type?.split(';', 1)[0]!.trim().toLowerCase();
-    const compressible =
-      mediaType !== undefined && mediaType !== '' && this.#settings.filter(mediaType);
-    const encoding = headers.get('content-encoding');
-    const alreadyEncoded = encoding !== undefined && encoding.trim().toLowerCase() !== 'identity';
-    // 304 carries the Vary its 200 would have (RFC 9110 §15.4.5); it has no Content-Type.
-    const addVary = !alreadyEncoded && (compressible || (status === 304 && type === undefined));
-    const withVary = (): HeaderList => {
-      const copy = headers.clone();
-      appendVaryList(copy, 'Accept-Encoding');
-      return copy;
-    };
-    if (!compressible || alreadyEncoded || end || !statusHasBody(status) || status === 206) {
-      return addVary ? { headers: withVary() } : {};
-    }
-    if (headers.has('content-range')) return {};
-    if (/(^|[\s,])no-transform($|[\s,])/i.test(headers.get('cache-control') ?? '')) {
-      return { headers: withVary() };
-    }
-    const length = headers.get('content-length');
-    if (length !== undefined && Number(length) < this.#settings.threshold) {
-      return { headers: withVary() };
-    }
-    const coding = negotiateEncoding(this.#accept, this.#encodings);
-    return coding === undefined ? { headers: withVary() } : { coding, headers: withVary() };
   }
 
   #createStream(coding: CompressionEncoding, length: number | undefined): Transform {

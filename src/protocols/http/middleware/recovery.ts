@@ -13,6 +13,7 @@
  */
 import { InvalidOptionError } from '../../../errors.js';
 import type { Logger } from '../../../monitoring/logger.js';
+import { DONE } from '../compose.js';
 import { HttpError } from '../errors.js';
 import type { HttpRequest, HttpResponse, Middleware } from '../types.js';
 import { checkObject, sendPlain, statusText } from './internal.js';
@@ -47,13 +48,32 @@ export function recovery(options: RecoveryOptions = {}): Middleware {
     throw new InvalidOptionError('recovery(): invalid logger; pass a pino logger or a Logger');
   }
 
-  return async function recoveryMiddleware(req, res, next) {
+  return function recoveryMiddleware(req, res, next) {
+    let done: Promise<void>;
     try {
-      await next();
+      done = next();
     } catch (err) {
+      // A foreign next() may throw instead of rejecting.
       handleFailure(err, req, res, logger);
+      return;
     }
+    // The rest of the chain finished synchronously and without error: nothing to wait for.
+    if (done === DONE) return;
+    return recoverAsync(done, req, res, logger);
   };
+}
+
+async function recoverAsync(
+  done: Promise<void>,
+  req: HttpRequest,
+  res: HttpResponse,
+  logger: Logger | undefined,
+): Promise<void> {
+  try {
+    await done;
+  } catch (err) {
+    handleFailure(err, req, res, logger);
+  }
 }
 
 function handleFailure(
