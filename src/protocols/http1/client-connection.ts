@@ -19,6 +19,7 @@ import { HeaderList } from '../http/headers.js';
 import { ExecuteStatus, HeadersCompleteAction } from './constants.js';
 import type { Http1ParseError } from './errors.js';
 import type { Http1HeadersInfo } from './handler.js';
+import { PRE_BOUND } from './handler.js';
 import type { Http1Limits } from './limits.js';
 import { Http1Parser } from './parser.js';
 import {
@@ -385,6 +386,7 @@ export class Http1ClientConnection {
 
   #handler() {
     return {
+      [PRE_BOUND]: true,
       onMessageBegin: (): void => {
         if (this.#failed) return;
         this.#reason = '';

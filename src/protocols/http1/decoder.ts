@@ -13,6 +13,7 @@ import { ExecuteStatus, HeadersCompleteAction } from './constants.js';
 import type { Http1MessageKind } from './constants.js';
 import { Http1ParseError } from './errors.js';
 import type { Http1HeadersInfo } from './handler.js';
+import { PRE_BOUND } from './handler.js';
 import type { Http1Limits } from './limits.js';
 import { Http1Parser } from './parser.js';
 import type { Http1ParserOptions } from './parser.js';
@@ -209,6 +210,7 @@ export class Http1Decoder {
 
   #handler() {
     return {
+      [PRE_BOUND]: true,
       onMessageBegin: (): void => {
         this.#target = '';
         this.#reason = '';

@@ -25,6 +25,7 @@ import { HeaderList } from '../http/headers.js';
 import { ExecuteStatus, HeadersCompleteAction } from './constants.js';
 import { Http1ParseError } from './errors.js';
 import type { Http1HeadersInfo } from './handler.js';
+import { PRE_BOUND } from './handler.js';
 import type { Http1Limits } from './limits.js';
 import { Http1Parser } from './parser.js';
 import { latin1, OutputBuffer } from './output-buffer.js';
@@ -520,6 +521,7 @@ export class Http1ServerConnection {
 
   #parserHandler() {
     return {
+      [PRE_BOUND]: true,
       onMessageBegin: (): void => {
         this.#target = '';
         this.#name = '';
