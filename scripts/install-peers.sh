@@ -11,6 +11,8 @@ PEERS=(
   "curl|command -v curl"         # HTTP client peer
   "wrk|command -v wrk"           # HTTP/1.1 load generator (interop: pipelining; bench)
   "nginx-light|test -x /usr/sbin/nginx" # HTTP/1.1 file server peer for the client
+  "chromium|command -v chromium"  # browser peer: WebSocket from a real page
+  "python3-websockets|/usr/bin/python3 -c 'import websockets'" # independent WebSocket client
   "prometheus|command -v promtool" # checks the Prometheus exposition text
   # strict OpenMetrics parser (Debian's python3, not any other python on PATH)
   "python3-prometheus-client|/usr/bin/python3 -c 'import prometheus_client.openmetrics.parser'"

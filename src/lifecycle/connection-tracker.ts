@@ -128,6 +128,14 @@ export class ConnectionTracker<C extends TrackableConnection = TrackableConnecti
     this.#checkDrained();
   }
 
+  /**
+   * Stops tracking `conn` without closing it: its ownership moved elsewhere (an HTTP
+   * Upgrade handed it to a WebSocket server, which drains it itself).
+   */
+  untrack(conn: C): void {
+    this.#forget(conn);
+  }
+
   #forget(conn: C): void {
     const n = this.#inFlight.get(conn);
     if (n === undefined) return;

@@ -142,3 +142,31 @@ describe('ConnectionTracker', () => {
 // Type-level check: every transport's StreamConnection can be tracked.
 const _streamConnectionFits: TrackableConnection = {} as StreamConnection;
 void _streamConnectionFits;
+
+describe('ConnectionTracker.untrack', () => {
+  it('forgets a connection without closing it, so drain no longer waits for it', async () => {
+    class Conn extends EventEmitter {
+      closed = 0;
+      close(): void {
+        this.closed++;
+      }
+      destroy(): void {
+        this.closed++;
+      }
+    }
+    const tracker = new ConnectionTracker<Conn>();
+    const kept = new Conn();
+    const other = new Conn();
+    tracker.track(kept);
+    tracker.track(other);
+    tracker.markBusy(kept);
+    tracker.untrack(kept);
+    expect(tracker.size).toBe(1);
+    expect(tracker.busy).toBe(0);
+    const drained = tracker.drain();
+    expect(other.closed).toBe(1); // idle: closed at once
+    other.emit('close');
+    await drained;
+    expect(kept.closed).toBe(0); // never touched after untrack
+  });
+});

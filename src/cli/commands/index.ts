@@ -6,9 +6,11 @@ import type { CommandRegistry } from '../command.js';
 import { echoCommand } from './echo.js';
 import { serveCommand } from './serve.js';
 import { fetchCommand } from './fetch.js';
+import { wsCommand } from './ws.js';
 
 export function registerCommands(registry: CommandRegistry): void {
   registry.register(echoCommand);
   registry.register(serveCommand);
   registry.register(fetchCommand);
+  registry.register(wsCommand);
 }

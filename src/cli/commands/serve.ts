@@ -10,10 +10,20 @@ import { componentLogger, createLogger } from '../../monitoring/logger.js';
 import type { LogLevel } from '../../monitoring/logger.js';
 import { Metrics } from '../../monitoring/metrics.js';
 import { listenHttp1 } from '../../protocols/http1/server.js';
+import { WebSocketServer } from '../../protocols/websocket/server.js';
+import type { WebSocket } from '../../protocols/websocket/socket.js';
 import type { Command, CommandContext } from '../command.js';
 import { packageVersion } from '../main.js';
 import { createServeApp } from '../serve/app.js';
 import { resolveServeConfig } from '../serve/config.js';
+
+/** Echo every message as received; the iterator pauses the socket while a send drains. */
+async function echo(ws: WebSocket): Promise<void> {
+  for await (const { data, isBinary } of ws) {
+    if (ws.readyState !== 'open') break;
+    if (!ws.send(data, { binary: isBinary })) await ws.drained();
+  }
+}
 
 async function run(ctx: CommandContext): Promise<number> {
   const config = resolveServeConfig(ctx);
@@ -31,8 +41,18 @@ async function run(ctx: CommandContext): Promise<number> {
   const tls = config.tls
     ? { certificates: [{ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }] }
     : undefined;
+  // GET /ws: a WebSocket echo (text and binary as received), permessage-deflate offered.
+  const wss = new WebSocketServer(
+    {
+      perMessageDeflate: true,
+      shouldHandle: (req) => req.path === '/ws',
+      observer: metrics.observer,
+    },
+    (ws) => void echo(ws),
+  );
   const server = await listenHttp1(
     {
+      onUpgrade: wss.upgrade,
       host: config.host,
       port: config.port,
       ...(tls ? { tls } : {}),
@@ -63,6 +83,8 @@ async function run(ctx: CommandContext): Promise<number> {
       drain: async () => {},
       destroy: () => {},
     });
+    // Before the HTTP server: websockets get their 1001 Close frame before the transport ends.
+    shutdown.register(wss.drainable);
     shutdown.register(server.drainable);
     shutdown.listen();
     const { address, port } = server.address;
@@ -73,13 +95,13 @@ async function run(ctx: CommandContext): Promise<number> {
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'Run the HTTP server (static files, /hello, /echo, /health, /metrics)',
+  summary: 'Run the HTTP server (static files, /hello, /echo, /health, /metrics, /ws)',
   usage:
     'serve [--host H] [--port P] [--static DIR] [--tls-cert F --tls-key F] [--config FILE] ' +
     '[--log-level L] [--log-requests]',
   description:
     'Serves HTTP/1.1 (HTTPS with --tls-cert/--tls-key). Routes: GET / (status page), GET ' +
-    '/hello, POST /echo, GET /bytes/:n, GET /health, GET /metrics, and files from --static. ' +
+    '/hello, POST /echo, GET /bytes/:n, GET /health, GET /metrics, GET /ws (WebSocket echo), and files from --static. ' +
     'Prints exactly one line, `listening on http://H:P`, once it accepts connections ' +
     '(--port 0 picks a free port). SIGTERM/SIGINT drain and exit 0. --config FILE reads ' +
     'the same settings as JSON (flags override it).',

@@ -5,6 +5,7 @@
  *   GET  /           HTML status page          GET /health   readiness report (JSON)
  *   GET  /hello      "Hello, World!"           GET /metrics  Prometheus text exposition
  *   POST /echo       the body and its type     GET /bytes/:n n bytes, streamed
+ *   GET  /ws         WebSocket echo (served by the upgrade hook in commands/serve.ts)
  */
 import type { HealthChecks } from '../../monitoring/health.js';
 import { HEALTH_CONTENT_TYPE, httpStatus } from '../../monitoring/health.js';
@@ -130,6 +131,7 @@ function statusPage(
     ['GET /bytes/:n', 'n bytes, streamed'],
     ['GET /health', 'readiness report (application/health+json)'],
     ['GET /metrics', 'Prometheus metrics'],
+    ['GET /ws', 'WebSocket echo (text and binary, permessage-deflate)'],
   ];
   const table = (data: Array<[string, string]>) =>
     data.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('\n');

@@ -67,7 +67,8 @@ export interface Http1ServerOptions {
   backlog?: number;
   /**
    * Upgrade and CONNECT hook (WebSocket). It receives the request, the transport
-   * connection (now owned by the hook) and the bytes that followed the head. Without it,
+   * connection (now owned by the hook, which also closes it on shutdown: the HTTP server
+   * stops tracking it) and the bytes that followed the head. Without it,
    * Upgrade is ignored and CONNECT is answered 501.
    */
   onUpgrade?: (req: HttpRequest, conn: StreamConnection, head: Uint8Array) => void;
@@ -486,10 +487,10 @@ class Session implements Http1ServerConnectionHandler {
       return;
     }
     this.#handedOver = true;
-    if (this.#busy) {
-      this.#busy = false;
-      this.server.tracker.markIdle(this.conn);
-    }
+    this.#busy = false;
+    // The connection now belongs to the upgrade hook (e.g. a WebSocket server with its own
+    // drain): the HTTP server's shutdown must not close it under that protocol's feet.
+    this.server.tracker.untrack(this.conn);
     this.conn.off('data', this.#onData);
     this.conn.off('end', this.#onEnd);
     this.conn.off('drain', this.#onDrain);

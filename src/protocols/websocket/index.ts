@@ -15,3 +15,8 @@ export * from './extensions.js';
 export * from './handshake.js';
 export * from './deflate.js';
 export * from './zlib-limiter.js';
+export * from './socket.js';
+export * from './server.js';
+export * from './client.js';
+export * from './broadcast.js';
+export * from './reconnect.js';
