@@ -168,6 +168,7 @@ export class WebSocket
   #resolveClosed!: (info: WebSocketCloseInfo) => void;
 
   #readyState: WebSocketReadyState = 'open';
+  #droppedAfterClose = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt: number | undefined;
   #sweep: ReturnType<typeof setInterval> | undefined;
@@ -267,6 +268,11 @@ export class WebSocket
   }
 
   /** The underlying transport (for addresses and ALPN; do not read or write it). */
+  /** Messages and pings dropped because `send`/`ping` came after the close started. */
+  get droppedAfterClose(): number {
+    return this.#droppedAfterClose;
+  }
+
   get transport(): StreamConnection {
     return this.#conn;
   }
@@ -276,11 +282,19 @@ export class WebSocket
    * text frame; they must be UTF-8). Compressed when permessage-deflate was agreed and the
    * message reaches the threshold, unless `compress: false`. Server side, the bytes are not
    * copied: do not modify them until 'drain'. Returns false at or above the high-water mark.
-   * @throws WebSocketError SEND_AFTER_CLOSE unless open.
+   *
+   * Once the socket is closing or closed the message is dropped and `send` returns false
+   * (check `readyState` to tell this from backpressure). It does not throw: a peer's last
+   * messages can still arrive while the close handshake runs, and an echo handler that
+   * answers them must not take the process down (RFC 6455 §5.5.1: nothing is sent after a
+   * Close frame).
    */
   send(data: string | Uint8Array, options?: { binary?: boolean; compress?: boolean }): boolean {
-    if (this.#readyState !== 'open') {
-      throw new WebSocketError('SEND_AFTER_CLOSE', `send in state ${this.#readyState}`);
+    // The core may be further along than readyState: a message delivered from the same
+    // input batch as the peer's Close is handed out after the core already answered it.
+    if (this.#readyState !== 'open' || !this.#core.canSend) {
+      this.#droppedAfterClose++;
+      return false;
     }
     let bytes: Uint8Array;
     let binary: boolean;
@@ -311,10 +325,14 @@ export class WebSocket
     return this.#checkBuffered();
   }
 
-  /** Send a ping (at most 125 bytes). Returns false at or above the high-water mark. */
+  /**
+   * Send a ping (at most 125 bytes). Returns false at or above the high-water mark, and
+   * (dropping the ping) once the socket is closing or closed.
+   */
   ping(data: Uint8Array = EMPTY): boolean {
-    if (this.#readyState !== 'open') {
-      throw new WebSocketError('SEND_AFTER_CLOSE', `ping in state ${this.#readyState}`);
+    if (this.#readyState !== 'open' || !this.#core.canSend) {
+      this.#droppedAfterClose++;
+      return false;
     }
     if (data.length > 125) throw new WebSocketError('INVALID_ARGUMENT', 'ping over 125 bytes');
     if (this.#outPending === 0) {

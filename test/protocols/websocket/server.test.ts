@@ -316,3 +316,45 @@ describe('timeouts and failures against a raw peer', () => {
     expect([...bytes.subarray(0, 4)]).toEqual([0x88, 0x02, 0x03, 0xf1]);
   });
 });
+
+describe('a message that arrives together with the peer Close', () => {
+  it('can be answered from a handler without throwing: the reply is dropped', async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown): void => {
+      uncaught.push(err);
+    };
+    process.on('uncaughtException', onUncaught);
+    try {
+      const replies: boolean[] = [];
+      const wss = new WebSocketServer({}, (ws) => {
+        // The classic echo handler; it races with the peer's Close frame.
+        ws.on('message', (data, isBinary) => replies.push(ws.send(data, { binary: isBinary })));
+      });
+      const port = await listen(wss.upgrade);
+      const { socket, status, rest } = await rawHandshake(port);
+      expect(status).toBe(101);
+      const mask = new Uint8Array([9, 8, 7, 6]);
+      const text = Buffer.from('last words');
+      const masked = Buffer.from(text.map((b, i) => b ^ mask[i % 4]!));
+      const closePayload = Buffer.from([0x03, 0xe8].map((b, i) => b ^ mask[i % 4]!));
+      // One write: a text frame, then Close 1000, so both are parsed in one receive().
+      socket.write(
+        Buffer.concat([
+          Buffer.from([0x81, 0x80 | text.length]),
+          mask,
+          masked,
+          Buffer.from([0x88, 0x82]),
+          mask,
+          closePayload,
+        ]),
+      );
+      const all = await readAll(socket, rest);
+      // The server answered the Close (its Close frame is in what we read) and lived on.
+      expect(all.includes(Buffer.from([0x88]))).toBe(true);
+      expect(replies.length).toBe(1);
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+});
