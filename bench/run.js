@@ -8,6 +8,7 @@ import { hasTaskset, pinSelf, CLIENT_CORE, SERVER_CORE } from './lib.js';
 const SUITES = [
   ['transport/tcp-throughput', () => import('./transport/tcp-throughput.js')],
   ['http1/throughput', () => import('./http1/throughput.js')],
+  ['websocket/echo', () => import('./websocket/suite.js')],
 ];
 
 const filters = process.argv.slice(2);
