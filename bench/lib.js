@@ -129,3 +129,45 @@ export async function alternate(rounds, measureOurs, measurePeer) {
     theirsRuns: theirs,
   };
 }
+
+/**
+ * Runs a Node script pinned to CLIENT_CORE that prints one JSON line when it is ready
+ * (e.g. "10,000 connections are open") and keeps running. `report` resolves with that
+ * line while the child still runs, so the server can be measured in that state; `stop()`
+ * ends the child.
+ */
+export function spawnReporter(script, args, { timeoutMs = 90_000 } = {}) {
+  const argv = [script, ...args];
+  const child = hasTaskset()
+    ? spawn('taskset', ['-c', String(CLIENT_CORE), process.execPath, ...argv], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+    : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stop = () =>
+    new Promise((done) => {
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      child.once('exit', () => {
+        clearTimeout(kill);
+        done();
+      });
+      child.kill('SIGTERM');
+    });
+  const report = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} timed out`)), timeoutMs);
+    let text = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      text += chunk;
+      const nl = text.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      resolve(JSON.parse(text.slice(0, nl)));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited with ${code}`));
+    });
+  });
+  return { report, stop };
+}

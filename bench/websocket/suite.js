@@ -8,10 +8,9 @@
 // for 1 s, then measures for DURATION. Then, per round, RSS of a fresh server before and
 // after 10,000 idle connections (hold-connections.js) → KB per connection.
 // Medians of ROUNDS runs per side; ratios ours / ws.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CLIENT_CORE, hasTaskset, median, rssMiB, runPinned, startServer } from '../lib.js';
+import { median, rssMiB, runPinned, spawnReporter, startServer } from '../lib.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_MS = parseDuration(process.env.BENCH_DURATION ?? '5s');
@@ -60,39 +59,7 @@ async function echo(server, scenario) {
 
 /** Runs hold-connections.js pinned to CLIENT_CORE; resolves once it reports. */
 function holdConnections(port) {
-  const script = [here('./hold-connections.js'), String(port), String(HELD_CONNECTIONS)];
-  const child = hasTaskset()
-    ? spawn('taskset', ['-c', String(CLIENT_CORE), process.execPath, ...script], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      })
-    : spawn(process.execPath, script, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const stop = () =>
-    new Promise((done) => {
-      if (child.exitCode !== null || child.signalCode !== null) return done();
-      const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      child.once('exit', () => {
-        clearTimeout(kill);
-        done();
-      });
-      child.kill('SIGTERM');
-    });
-  const report = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('hold-connections timed out')), 90_000);
-    let text = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk) => {
-      text += chunk;
-      const nl = text.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      resolve(JSON.parse(text.slice(0, nl)));
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`hold-connections exited with ${code}`));
-    });
-  });
-  return { report, stop };
+  return spawnReporter(here('./hold-connections.js'), [String(port), String(HELD_CONNECTIONS)]);
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
