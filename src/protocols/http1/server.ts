@@ -495,6 +495,12 @@ class Session implements Http1ServerConnectionHandler {
     this.conn.off('end', this.#onEnd);
     this.conn.off('drain', this.#onDrain);
     this.conn.off('error', this.#onError);
+    // Let go of this session (parser, connection core, exchanges) for the rest of the
+    // connection's life: nothing HTTP happens on it any more, and a long-lived WebSocket
+    // would otherwise keep them all (~2 KB per connection).
+    this.conn.off('close', this.#onClose);
+    this.#closed = true;
+    this.server.sessions.delete(this);
     if (this.#paused) {
       this.#paused = false;
       this.conn.resume();
