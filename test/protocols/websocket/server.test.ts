@@ -358,3 +358,18 @@ describe('a message that arrives together with the peer Close', () => {
     }
   });
 });
+
+describe('an upgraded connection', () => {
+  it('no longer holds an HTTP session once handed to the WebSocket server', async () => {
+    const wss = new WebSocketServer({}, () => {});
+    const http = await listenHttp1({ port: 0, onUpgrade: wss.upgrade }, (_q, r) => r.end('x'));
+    servers.push(http);
+    const ws = await connectWebSocket(`ws://127.0.0.1:${http.address.port}/`);
+    expect(wss.clients.size).toBe(1);
+    // The HTTP server forgot the connection (its parser, core and exchange are released);
+    // the WebSocket server owns it now.
+    expect(http.connections).toBe(0);
+    ws.close(1000);
+    await ws.closed;
+  });
+});
