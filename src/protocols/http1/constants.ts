@@ -59,3 +59,39 @@ export const COMMA = 0x2c;
 export const EQUALS = 0x3d;
 export const DQUOTE = 0x22;
 export const BACKSLASH = 0x5c;
+
+/**
+ * Fields that must not be sent as trailers (RFC 9110 §6.5.1): message framing, routing,
+ * authentication and the content metadata a recipient needs before the body.
+ */
+const TRAILER_FORBIDDEN_COMMON = [
+  'transfer-encoding',
+  'content-length',
+  'host',
+  'trailer',
+  'te',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'authorization',
+  'set-cookie',
+  'content-encoding',
+  'content-type',
+  'content-range',
+] as const;
+
+/** Trailers a client refuses to send: the common set plus request-only controls. */
+export const REQUEST_TRAILER_FORBIDDEN: ReadonlySet<string> = new Set([
+  ...TRAILER_FORBIDDEN_COMMON,
+  'proxy-authorization',
+  'cookie',
+  'expect',
+]);
+
+/** Trailers a server drops: the common set plus response controls caches act on early. */
+export const RESPONSE_TRAILER_FORBIDDEN: ReadonlySet<string> = new Set([
+  ...TRAILER_FORBIDDEN_COMMON,
+  'cache-control',
+  'expires',
+  'date',
+]);

@@ -3,6 +3,7 @@
  * section with Host and the framing header the body needs, chunks and the last chunk with
  * trailers. Pure functions: strings and `HeaderList`s in, bytes out.
  */
+import { REQUEST_TRAILER_FORBIDDEN } from './constants.js';
 import { InvalidOptionError } from '../../errors.js';
 import type { HeaderList } from '../http/headers.js';
 
@@ -33,29 +34,6 @@ export interface RequestHead {
  * value desynchronizes the message framing (request smuggling) or the connection.
  */
 const MANAGED = new Set(['transfer-encoding', 'content-length', 'upgrade', 'te', 'keep-alive']);
-
-/**
- * Fields that must not be sent as trailers: framing, routing, authentication and the
- * content metadata a recipient needs before the body (RFC 9110 §6.5.1).
- */
-const TRAILER_FORBIDDEN = new Set([
-  'transfer-encoding',
-  'content-length',
-  'host',
-  'trailer',
-  'te',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'authorization',
-  'proxy-authorization',
-  'cookie',
-  'set-cookie',
-  'content-encoding',
-  'content-type',
-  'content-range',
-  'expect',
-]);
 
 /** Throws `InvalidOptionError` unless `method` is a token (RFC 9110 §9.1). */
 export function checkMethod(method: string): void {
@@ -138,7 +116,7 @@ export function encodeLastChunk(trailers?: HeaderList): Uint8Array {
   if (trailers === undefined || trailers.size === 0) return LAST_CHUNK;
   let out = `0${CRLF}`;
   for (let i = 0; i < trailers.size; i++) {
-    if (TRAILER_FORBIDDEN.has(trailers.lowerNameAt(i))) {
+    if (REQUEST_TRAILER_FORBIDDEN.has(trailers.lowerNameAt(i))) {
       throw new InvalidOptionError(
         `'${trailers.nameAt(i)}' cannot be sent as a trailer (RFC 9110 §6.5.1)`,
       );

@@ -6,6 +6,7 @@
  * encodes once per flush (STYLE §12: precomputed status lines, one Buffer per batch). The
  * functions here are pure; the clock is an input (`DateCache.get(nowMs)`).
  */
+import { RESPONSE_TRAILER_FORBIDDEN } from './constants.js';
 import { GhostnetError } from '../../errors.js';
 import type { HeaderList } from '../http/headers.js';
 import { REASON_CHAR } from './tokens.js';
@@ -309,32 +310,12 @@ export function chunkHeader(size: number): string {
   return size.toString(16) + CRLF;
 }
 
-/** Fields that must not appear in a trailer section (RFC 9110 §6.5.1). */
-const TRAILER_FORBIDDEN = new Set([
-  'transfer-encoding',
-  'content-length',
-  'host',
-  'trailer',
-  'te',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'authorization',
-  'set-cookie',
-  'content-encoding',
-  'content-type',
-  'content-range',
-  'cache-control',
-  'expires',
-  'date',
-]);
-
 /** The last chunk and trailer section (RFC 9112 §7.1.2); forbidden fields are dropped. */
 export function lastChunk(trailers: HeaderList | undefined): string {
   if (trailers === undefined || trailers.size === 0) return LAST_CHUNK;
   let s = '0\r\n';
   for (let i = 0; i < trailers.size; i++) {
-    if (TRAILER_FORBIDDEN.has(trailers.lowerNameAt(i))) continue;
+    if (RESPONSE_TRAILER_FORBIDDEN.has(trailers.lowerNameAt(i))) continue;
     s += trailers.nameAt(i) + ': ' + trailers.valueAt(i) + CRLF;
   }
   return s + CRLF;
