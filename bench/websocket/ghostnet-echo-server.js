@@ -12,11 +12,9 @@ const MAX_CONNECTIONS = 20_000;
 const wss = new WebSocketServer(
   { perMessageDeflate: deflate, maxConnections: MAX_CONNECTIONS },
   (ws) => {
-    // send() throws once the socket is closing (a message can still be delivered then, e.g.
-    // when the client goes away at the end of a run); ws's send does not throw there.
-    ws.on('message', (data, isBinary) => {
-      if (ws.readyState === 'open') ws.send(data, { binary: isBinary });
-    });
+    // The same handler as the ws server's: send() during the close handshake drops the
+    // message and returns false instead of throwing.
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     ws.on('error', () => {});
   },
 );
