@@ -9,6 +9,8 @@ const SUITES = [
   ['transport/tcp-throughput', () => import('./transport/tcp-throughput.js')],
   ['http1/throughput', () => import('./http1/throughput.js')],
   ['websocket/echo', () => import('./websocket/suite.js')],
+  ['http2/hpack', () => import('./http2/hpack.js')],
+  ['http2/h2load', () => import('./http2/suite.js')],
 ];
 
 const filters = process.argv.slice(2);

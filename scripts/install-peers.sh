@@ -10,6 +10,7 @@ PEERS=(
   "openssl|command -v openssl"   # test certificates (TLS, HTTPS, HTTP/2 over TLS)
   "curl|command -v curl"         # HTTP client peer
   "wrk|command -v wrk"           # HTTP/1.1 load generator (interop: pipelining; bench)
+  "nghttp2-client|command -v nghttp && command -v h2load" # HTTP/2 client peer and load generator
   "nginx-light|test -x /usr/sbin/nginx" # HTTP/1.1 file server peer for the client
   "chromium|command -v chromium"  # browser peer: WebSocket from a real page
   "python3-websockets|/usr/bin/python3 -c 'import websockets'" # independent WebSocket client

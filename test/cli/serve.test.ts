@@ -4,6 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,6 +104,57 @@ describe('ghostnet serve', () => {
     } finally {
       await client.close();
     }
+    expect(await serve.stop()).toBe(0);
+  });
+
+  it('speaks HTTP/2 on the same port: h2c prior knowledge, and h2 by ALPN over TLS', async () => {
+    const get = (url: string, options: http2.SecureClientSessionOptions = {}) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const session = http2.connect(url, options);
+        session.on('error', reject);
+        const req = session.request({ ':path': '/hello' });
+        let body = '';
+        let status = 0;
+        req.on('response', (h) => (status = Number(h[':status'])));
+        req.setEncoding('utf8').on('data', (t: string) => (body += t));
+        req.on('end', () => {
+          session.close();
+          resolve({ status, body });
+        });
+        req.on('error', reject);
+      });
+    const plain = await startServe([]);
+    expect(await get(plain.url)).toEqual({ status: 200, body: 'Hello, World!' });
+    // HTTP/1.1 still works on the same port.
+    const h1 = new Http1Client();
+    try {
+      const res = await h1.request({ url: `${plain.url}/hello` });
+      expect(await res.text()).toBe('Hello, World!');
+    } finally {
+      await h1.close();
+    }
+    expect(await plain.stop()).toBe(0);
+
+    const ca = await makeCa();
+    const leaf = await makeLeaf(ca, { dns: ['localhost'], ip: ['127.0.0.1'] });
+    const tls = await startServe(['--tls-cert', leaf.certPath, '--tls-key', leaf.keyPath]);
+    expect(await get(tls.url, { ca: ca.cert })).toEqual({ status: 200, body: 'Hello, World!' });
+    expect(await tls.stop()).toBe(0);
+  });
+
+  it('--no-http2 serves HTTP/1.1 only: the HTTP/2 preface is a bad HTTP/1.1 request', async () => {
+    const serve = await startServe(['--no-http2']);
+    const port = Number(new URL(serve.url).port);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const sock = net.connect(port, '127.0.0.1', () =>
+        sock.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+      );
+      let text = '';
+      sock.setEncoding('latin1').on('data', (t: string) => (text += t));
+      sock.on('close', () => resolve(text));
+      sock.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 (400|505) /);
     expect(await serve.stop()).toBe(0);
   });
 

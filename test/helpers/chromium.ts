@@ -77,9 +77,10 @@ export interface ChromiumRun {
 
 /**
  * Starts headless Chromium on `pageUrl` with a fresh profile and the flags this machine
- * needs (no sandbox as root, no background networking: the network is closed).
+ * needs (no sandbox as root, no background networking: the network is closed), plus
+ * `extraArgs` (e.g. `--ignore-certificate-errors` for a test certificate).
  */
-export function launchChromium(pageUrl: string): ChromiumRun {
+export function launchChromium(pageUrl: string, extraArgs: readonly string[] = []): ChromiumRun {
   const profile = mkdtempSync(join(tmpdir(), 'ghostnet-chromium-'));
   const child = spawn(
     CHROMIUM,
@@ -95,6 +96,7 @@ export function launchChromium(pageUrl: string): ChromiumRun {
       '--disable-component-update',
       '--disable-sync',
       '--disable-extensions',
+      ...extraArgs,
       `--user-data-dir=${profile}`,
       pageUrl,
     ],

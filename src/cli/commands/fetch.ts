@@ -1,5 +1,8 @@
 /**
- * `ghostnet fetch URL`: a small curl over the HTTP/1.1 client. The body goes to stdout as
+ * `ghostnet fetch URL`: a small curl over the HTTP/1.1 client, or the HTTP/2 client with
+ * `--http2` (https: ALPN h2, falling back to HTTP/1.1 when the server does not offer it;
+ * http: h2c with prior knowledge — we do not implement the client side of the h2c Upgrade)
+ * or `--http2-prior-knowledge` (h2 without fallback). The body goes to stdout as
  * raw bytes, streamed with backpressure; `-i` prints the status line and headers first.
  * Like curl without `-f`, any HTTP status exits 0; network and protocol errors exit 1 with
  * a message and the error code; usage errors exit 2. As in curl, redirects are followed
@@ -14,7 +17,7 @@ import { GhostnetError } from '../../errors.js';
 import { deadlineSignal } from '../../lifecycle/deadline.js';
 import { HeaderList } from '../../protocols/http/headers.js';
 import { Http1Client } from '../../protocols/http1/client.js';
-import type { ClientResponse } from '../../protocols/http1/client.js';
+import { H2NotNegotiatedError, Http2Client } from '../../protocols/http2/client.js';
 import { ConnectError } from '../../transport/errors.js';
 import { UsageError } from '../command.js';
 import type { Command, CommandContext } from '../command.js';
@@ -63,7 +66,15 @@ async function write(out: Writable, chunk: Uint8Array | string): Promise<void> {
   if (!out.write(chunk)) await once(out, 'drain');
 }
 
-function headBlock(res: ClientResponse): string {
+/** What `-i` prints and the body loop reads, from either client. */
+interface FetchResponse extends AsyncIterable<Uint8Array> {
+  readonly httpVersion: string;
+  readonly status: number;
+  readonly statusText?: string;
+  readonly headers: HeaderList;
+}
+
+function headBlock(res: FetchResponse): string {
   let text = `HTTP/${res.httpVersion} ${res.status}${res.statusText ? ` ${res.statusText}` : ''}\r\n`;
   for (const [name, value] of res.headers) text += `${name}: ${value}\r\n`;
   return `${text}\r\n`;
@@ -112,6 +123,23 @@ async function run(ctx: CommandContext): Promise<number> {
   const timeouts =
     timeoutMs > 0 ? { connectMs: timeoutMs, headersMs: timeoutMs, bodyMs: timeoutMs } : {};
   const deadline = timeoutMs > 0 ? deadlineSignal(timeoutMs) : undefined;
+  const priorKnowledge = values['http2-prior-knowledge'] === true;
+  const http2 = priorKnowledge || values.http2 === true;
+  if (http2 && (values.location === true || values.compressed === true)) {
+    throw new UsageError('-L and --compressed are not supported with HTTP/2 yet');
+  }
+  const h2client = http2
+    ? new Http2Client(
+        {},
+        {
+          headers: { 'user-agent': `ghostnet/${packageVersion()}`, accept: '*/*' },
+          tls: { rejectUnauthorized: values.insecure !== true },
+          maxBodyBytes: 2 ** 40,
+          ...(timeoutMs > 0 ? { connectTimeoutMs: timeoutMs, headersTimeoutMs: timeoutMs } : {}),
+          pingIntervalMs: 0,
+        },
+      )
+    : undefined;
 
   const client = new Http1Client(
     {},
@@ -127,16 +155,24 @@ async function run(ctx: CommandContext): Promise<number> {
   const outFile = values.output as string | undefined;
   let out: Writable = io.stdout;
   try {
-    let res: ClientResponse;
+    let res: FetchResponse | undefined;
+    const common = {
+      url,
+      method,
+      headers,
+      ...(body !== undefined ? { body } : {}),
+      ...(deadline ? { signal: deadline.signal } : {}),
+    };
     try {
-      res = await client.request({
-        url,
-        method,
-        headers,
-        ...(body !== undefined ? { body } : {}),
-        ...(deadline ? { signal: deadline.signal } : {}),
-        timeouts,
-      });
+      if (h2client !== undefined) {
+        try {
+          res = await h2client.request(common);
+        } catch (err) {
+          // As curl --http2: a TLS server without h2 is spoken to in HTTP/1.1.
+          if (!(err instanceof H2NotNegotiatedError) || priorKnowledge) throw err;
+        }
+      }
+      res ??= await client.request({ ...common, timeouts });
     } catch (err) {
       throw clarify(err);
     }
@@ -150,6 +186,7 @@ async function run(ctx: CommandContext): Promise<number> {
   } finally {
     deadline?.clear();
     client.destroy();
+    h2client?.destroy();
     if (out !== io.stdout) {
       out.end();
       await once(out, 'close');
@@ -159,15 +196,18 @@ async function run(ctx: CommandContext): Promise<number> {
 
 export const fetchCommand: Command = {
   name: 'fetch',
-  summary: 'Send an HTTP/1.1 request and print the response body (a small curl)',
+  summary: 'Send an HTTP/1.1 or HTTP/2 request and print the response body (a small curl)',
   usage:
     "fetch URL [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-i] [-o FILE] " +
-    '[-L] [--max-redirs N] [--compressed] [--insecure] [--timeout MS]',
+    '[-L] [--max-redirs N] [--compressed] [--insecure] [--timeout MS] ' +
+    '[--http2 | --http2-prior-knowledge]',
   description:
     'Prints the response body to stdout as raw bytes (or to a file with -o); -i prints the ' +
     'status line and headers first. Exits 0 for any HTTP status, 1 on network or protocol ' +
     'errors, 2 on usage errors. -d sends a body (POST unless -X says otherwise). With -L, ' +
-    'redirects are followed (at most --max-redirs).',
+    'redirects are followed (at most --max-redirs). --http2 speaks HTTP/2 (https: ALPN ' +
+    'h2, else HTTP/1.1; http: h2c with prior knowledge); --http2-prior-knowledge never ' +
+    'falls back.',
   allowPositionals: true,
   options: {
     request: { type: 'string', short: 'X', valueName: 'METHOD', description: 'Request method' },
@@ -218,6 +258,11 @@ export const fetchCommand: Command = {
       type: 'string',
       valueName: 'MS',
       description: 'Give up after MS milliseconds (default: no limit)',
+    },
+    http2: { type: 'boolean', description: 'Use HTTP/2 (ALPN h2 over TLS, h2c otherwise)' },
+    'http2-prior-knowledge': {
+      type: 'boolean',
+      description: 'Use HTTP/2 without negotiation or fallback',
     },
   },
   run,

@@ -1,5 +1,6 @@
 /**
- * `ghostnet serve`: the HTTP server. Prints exactly one line, `listening on http://H:P`
+ * `ghostnet serve`: the HTTP server — HTTP/1.1 and HTTP/2 on one port (h2c with prior
+ * knowledge or Upgrade; h2 through TLS ALPN), one application. Prints exactly one line, `listening on http://H:P`
  * (`https://` with TLS), once it accepts connections; SIGTERM/SIGINT drain in-flight
  * requests, close idle keep-alive connections at once, and exit 0 within the deadline.
  */
@@ -9,7 +10,7 @@ import { HealthChecks } from '../../monitoring/health.js';
 import { componentLogger, createLogger } from '../../monitoring/logger.js';
 import type { LogLevel } from '../../monitoring/logger.js';
 import { Metrics } from '../../monitoring/metrics.js';
-import { listenHttp1 } from '../../protocols/http1/server.js';
+import { listenHttp } from '../../protocols/http2/http-server.js';
 import { WebSocketServer } from '../../protocols/websocket/server.js';
 import type { WebSocket } from '../../protocols/websocket/socket.js';
 import type { Command, CommandContext } from '../command.js';
@@ -50,9 +51,10 @@ async function run(ctx: CommandContext): Promise<number> {
     },
     (ws) => void echo(ws),
   );
-  const server = await listenHttp1(
+  const server = await listenHttp(
     {
       onUpgrade: wss.upgrade,
+      http2: config.http2 ? { onConnect: wss.connect } : false,
       host: config.host,
       port: config.port,
       ...(tls ? { tls } : {}),
@@ -60,7 +62,7 @@ async function run(ctx: CommandContext): Promise<number> {
         ? { timeouts: { keepAliveTimeoutMs: config.keepAliveTimeoutMs } }
         : {}),
       observer: metrics.observer,
-      logger: componentLogger(logger, 'http1'),
+      logger: componentLogger(logger, 'http'),
     },
     handler,
   );
@@ -98,9 +100,10 @@ export const serveCommand: Command = {
   summary: 'Run the HTTP server (static files, /hello, /echo, /health, /metrics, /ws)',
   usage:
     'serve [--host H] [--port P] [--static DIR] [--tls-cert F --tls-key F] [--config FILE] ' +
-    '[--log-level L] [--log-requests]',
+    '[--log-level L] [--log-requests] [--no-http2]',
   description:
-    'Serves HTTP/1.1 (HTTPS with --tls-cert/--tls-key). Routes: GET / (status page), GET ' +
+    'Serves HTTP/1.1 and HTTP/2 on one port (h2c by prior knowledge or Upgrade; with ' +
+    '--tls-cert/--tls-key, HTTPS with h2 or http/1.1 by ALPN; --no-http2 for HTTP/1.1 only). Routes: GET / (status page), GET ' +
     '/hello, POST /echo, GET /bytes/:n, GET /health, GET /metrics, GET /ws (WebSocket echo), and files from --static. ' +
     'Prints exactly one line, `listening on http://H:P`, once it accepts connections ' +
     '(--port 0 picks a free port). SIGTERM/SIGINT drain and exit 0. --config FILE reads ' +
@@ -127,6 +130,7 @@ export const serveCommand: Command = {
       description: 'fatal, error, warn (default), info, debug, trace or silent',
     },
     'log-requests': { type: 'boolean', description: 'Log one line per request (info)' },
+    'no-http2': { type: 'boolean', description: 'Serve HTTP/1.1 only' },
     'drain-timeout': {
       type: 'string',
       valueName: 'MS',

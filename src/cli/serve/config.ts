@@ -27,6 +27,8 @@ export interface ServeConfig {
   drainTimeoutMs: number;
   /** Keep-alive idle timeout. */
   keepAliveTimeoutMs: number | undefined;
+  /** Serve HTTP/2 too (h2c prior knowledge and Upgrade, h2 through TLS ALPN). */
+  http2: boolean;
 }
 
 export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
@@ -42,6 +44,7 @@ export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
   maxBytesRoute: 1024 * 1024 * 1024,
   drainTimeoutMs: 5_000,
   keepAliveTimeoutMs: undefined,
+  http2: true,
 });
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -96,6 +99,7 @@ const CHECKS: Record<keyof ServeConfig, Checker> = {
   maxBytesRoute: isCount,
   drainTimeoutMs: isCount,
   keepAliveTimeoutMs: isCount,
+  http2: isBoolean,
 };
 
 export function readConfigFile(path: string): Partial<ServeConfig> {
@@ -137,6 +141,7 @@ export function resolveServeConfig(ctx: CommandContext): ServeConfig {
   if (v['log-level'] !== undefined)
     config.logLevel = CHECKS.logLevel(v['log-level'], 'log-level') as string;
   if (v['log-requests'] === true) config.logRequests = true;
+  if (v['no-http2'] === true) config.http2 = false;
   if (v['drain-timeout'] !== undefined) {
     config.drainTimeoutMs = parseMs(
       'drain-timeout',

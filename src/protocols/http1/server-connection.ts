@@ -105,9 +105,11 @@ export interface Http1ServerConnectionOptions {
    * Report Upgrade and CONNECT requests through `onUpgrade` (the binding has a hook).
    * When false, the Upgrade header field is ignored (the request is served as a normal one,
    * RFC 9110 §7.8 lets a server ignore it) and CONNECT is answered 501 and closed.
+   * A function decides per request (true: hand it over; false: as if `upgrades` were
+   * false for it).
    * @default false
    */
-  upgrades?: boolean;
+  upgrades?: boolean | ((req: Http1RequestInfo) => boolean);
   /** Shared Date cache. @default a new DateCache */
   dateCache?: DateCache;
   /** Accept obs-fold (see Http1ParserOptions). @default false */
@@ -306,7 +308,7 @@ export class Http1ServerConnection {
   readonly #h: Http1ServerConnectionHandler;
   readonly #date: DateCache;
   readonly #maxDiscard: number;
-  readonly #upgrades: boolean;
+  readonly #upgrades: boolean | ((req: Http1RequestInfo) => boolean);
   readonly #out = new OutputBuffer();
   readonly #head = new ResponseHeadResult();
   /** Reused for every head (encodeResponseHead does not keep it). */
@@ -633,7 +635,7 @@ export class Http1ServerConnection {
       return undefined;
     }
     if (info.upgrade) {
-      if (this.#upgrades) {
+      if (this.#upgrades === true || (this.#upgrades !== false && this.#upgrades(ex))) {
         this.#skipCur = true;
         this.#upgradeEx = ex;
         return undefined;

@@ -7,7 +7,7 @@
  * synchronously are flushed once per received chunk (one writev for a pipelined batch);
  * responses ended later are flushed once per microtask. No timer per request.
  */
-import { ProtocolError } from '../../errors.js';
+
 import type { Drainable } from '../../lifecycle/drainable.js';
 import { ConnectionTracker } from '../../lifecycle/connection-tracker.js';
 import type { Logger } from '../../monitoring/logger.js';
@@ -19,13 +19,14 @@ import { listenTls } from '../../transport/tls.js';
 import type { TlsServerOptions } from '../../transport/tls.js';
 import type { SocketAddress, StreamConnection, StreamServer } from '../../transport/types.js';
 import { BodyStream } from '../http/body.js';
-import { HttpError, RequestAbortedError } from '../http/errors.js';
-import { HeaderList } from '../http/headers.js';
+import { errorResponse } from '../http/error-response.js';
+import { RequestAbortedError } from '../http/errors.js';
+import type { HeaderList } from '../http/headers.js';
 import { ServerRequest } from '../http/request.js';
 import { ServerResponse } from '../http/response.js';
 import type { Handler, HttpRequest, ResponseSink } from '../http/types.js';
 import type { Http1Limits } from './limits.js';
-import { DateCache, STATUS_REASONS } from './serializer.js';
+import { DateCache } from './serializer.js';
 import {
   DEFAULT_MAX_DISCARD_BYTES,
   Http1ConnectionState,
@@ -72,13 +73,18 @@ export interface Http1ServerOptions {
    * Upgrade is ignored and CONNECT is answered 501.
    */
   onUpgrade?: (req: HttpRequest, conn: StreamConnection, head: Uint8Array) => void;
+  /**
+   * Which Upgrade/CONNECT requests go to `onUpgrade`; the others are served as ordinary
+   * requests (RFC 9110 §7.8: a server may ignore Upgrade). Sees the method and headers.
+   * @default every one, when onUpgrade is set
+   */
+  shouldUpgrade?: (method: string, headers: HeaderList) => boolean;
   /** @default noopObserver */
   observer?: Observer;
   logger?: Logger;
 }
 
 const EMPTY = new Uint8Array(0);
-const TEXT_HEADERS = Object.freeze({ 'content-type': 'text/plain; charset=utf-8' });
 
 /** Per-request state: the request, the response and the sink bridging it to the core. */
 class Exchange implements ResponseSink {
@@ -189,34 +195,8 @@ class Exchange implements ResponseSink {
       this.res.abort(err instanceof Error ? err : undefined);
       return;
     }
-    let status = 500;
-    let message = STATUS_REASONS[500]!;
-    let extra: Readonly<Record<string, string>> = {};
-    if (err instanceof HttpError) {
-      status = err.status;
-      if (err.expose) message = err.message;
-      else message = STATUS_REASONS[status] ?? 'Error';
-      extra = err.headers;
-    } else if (
-      err instanceof ProtocolError &&
-      err.wireCode >= 400 &&
-      err.wireCode <= 599 &&
-      err.initiator !== 'local'
-    ) {
-      status = err.wireCode;
-      message = STATUS_REASONS[status] ?? 'Error';
-    } else {
-      s.logger?.error({ err, conn: this.session.conn.id }, 'http1 handler failed');
-    }
-    if (status < 200 || status > 599) status = 500;
-    const bytes = Buffer.from(message, 'utf8');
-    const headers = new HeaderList(TEXT_HEADERS);
-    try {
-      headers.appendAll(extra);
-    } catch {
-      // invalid extra headers from the error: ignore them
-    }
-    headers.set('content-length', bytes.length);
+    const { status, headers, body: bytes, unexpected } = errorResponse(err);
+    if (unexpected) s.logger?.error({ err, conn: this.session.conn.id }, 'http1 handler failed');
     try {
       this.session.core.writeHead(this.info, status, undefined, headers, false);
       this.session.core.writeBody(this.info, bytes, true);
@@ -244,7 +224,7 @@ class Session implements Http1ServerConnectionHandler {
   #closed = false;
   #handedOver = false;
 
-  constructor(server: Http1Server, conn: StreamConnection) {
+  constructor(server: Http1Server, conn: StreamConnection, initial: Uint8Array | undefined) {
     this.server = server;
     this.conn = conn;
     this.core = new Http1ServerConnection(this, Date.now(), server.coreOptions);
@@ -253,7 +233,8 @@ class Session implements Http1ServerConnectionHandler {
     conn.on('drain', this.#onDrain);
     conn.on('close', this.#onClose);
     conn.on('error', this.#onError);
-    this.#afterIo();
+    if (initial !== undefined && initial.length > 0) this.#onData(initial);
+    else this.#afterIo();
   }
 
   // ── transport events ──
@@ -559,7 +540,12 @@ export class Http1Server {
       ...(options.limits !== undefined ? { limits: options.limits } : {}),
       ...(options.timeouts !== undefined ? { timeouts: options.timeouts } : {}),
       maxDiscardBytes: options.maxDiscardBytes ?? DEFAULT_MAX_DISCARD_BYTES,
-      upgrades: options.onUpgrade !== undefined,
+      upgrades:
+        options.onUpgrade === undefined
+          ? false
+          : options.shouldUpgrade === undefined
+            ? true
+            : (info: Http1RequestInfo) => options.shouldUpgrade!(info.method, info.headers),
       dateCache: new DateCache(),
     };
     // Validate limits and timeouts now rather than on the first connection.
@@ -577,15 +563,18 @@ export class Http1Server {
     return this.sessions.size;
   }
 
-  /** Serve HTTP/1.1 on a connection from any transport (TCP, TLS, memory). */
-  handleConnection = (conn: StreamConnection): void => {
+  /**
+   * Serve HTTP/1.1 on a connection from any transport (TCP, TLS, memory). `initial` are
+   * bytes already read from it (by a server that sniffed for the HTTP/2 preface).
+   */
+  handleConnection = (conn: StreamConnection, initial?: Uint8Array): void => {
     if (this.#closing !== undefined) {
       conn.destroy();
       return;
     }
     this.tracker.track(conn);
     if (conn.closed) return;
-    this.sessions.add(new Session(this, conn));
+    this.sessions.add(new Session(this, conn, initial));
   };
 
   /** Bind TCP (or TLS when `options.tls`) and start accepting. */

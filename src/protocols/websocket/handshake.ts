@@ -116,6 +116,12 @@ export interface UpgradeRequest {
   /** '1.0', '1.1', '2', '3'… */
   readonly httpVersion: string;
   readonly headers: HeaderList;
+  /**
+   * An extended CONNECT with `:protocol: websocket` (RFC 8441 §4 over HTTP/2, RFC 9220
+   * over HTTP/3) instead of a GET with Upgrade: no Upgrade, Connection or
+   * Sec-WebSocket-Key, and the answer is a 200 without Sec-WebSocket-Accept (§5).
+   */
+  readonly extendedConnect?: boolean;
 }
 
 export interface ServerHandshakeOptions {
@@ -199,6 +205,7 @@ export function validateUpgradeRequest(
   options: ServerHandshakeOptions = {},
 ): UpgradeResult {
   const h = req.headers;
+  if (req.extendedConnect === true) return validateExtendedConnect(req, options);
   // §4.2.1 item 1: an HTTP/1.1 or higher GET request.
   if (req.method !== 'GET') {
     return refuse('METHOD_NOT_ALLOWED', 405, 'The WebSocket handshake must be a GET request', {
@@ -237,6 +244,46 @@ export function validateUpgradeRequest(
   if (key === undefined || !isValidKey(key)) {
     return refuse('BAD_KEY', 400, 'Missing or invalid Sec-WebSocket-Key');
   }
+  const accept = acceptKey(key);
+  const responseHeaders = new HeaderList();
+  responseHeaders.append('Upgrade', 'websocket');
+  responseHeaders.append('Connection', 'Upgrade');
+  responseHeaders.append('Sec-WebSocket-Accept', accept);
+  return negotiate(h, options, accept, responseHeaders);
+}
+
+/**
+ * RFC 8441 §4-5: a CONNECT with `:protocol: websocket` opens the WebSocket on its stream.
+ * Sec-WebSocket-Version must be 13; Origin, subprotocols and extensions work as in RFC 6455;
+ * there is no key and no accept value.
+ */
+function validateExtendedConnect(
+  req: UpgradeRequest,
+  options: ServerHandshakeOptions,
+): UpgradeResult {
+  if (req.method !== 'CONNECT') {
+    return refuse('METHOD_NOT_ALLOWED', 405, 'An extended CONNECT must use CONNECT');
+  }
+  const h = req.headers;
+  const version = h.get('sec-websocket-version');
+  if (version === undefined || version.trim() !== WEBSOCKET_VERSION) {
+    return refuse(
+      'UNSUPPORTED_VERSION',
+      426,
+      'Unsupported Sec-WebSocket-Version (only 13 is supported)',
+      { 'Sec-WebSocket-Version': WEBSOCKET_VERSION },
+    );
+  }
+  return negotiate(h, options, '', new HeaderList());
+}
+
+/** Origin check, subprotocol and extension negotiation, shared by both handshakes. */
+function negotiate(
+  h: HeaderList,
+  options: ServerHandshakeOptions,
+  accept: string,
+  responseHeaders: HeaderList,
+): UpgradeResult {
   // §4.2.2 item 4 and §10.2: the server may refuse an Origin with a 403.
   if (options.checkOrigin !== undefined && !options.checkOrigin(h.get('origin'))) {
     return refuse('FORBIDDEN_ORIGIN', 403, 'Origin not allowed');
@@ -295,11 +342,6 @@ export function validateUpgradeRequest(
     }
   }
 
-  const accept = acceptKey(key);
-  const responseHeaders = new HeaderList();
-  responseHeaders.append('Upgrade', 'websocket');
-  responseHeaders.append('Connection', 'Upgrade');
-  responseHeaders.append('Sec-WebSocket-Accept', accept);
   if (protocol !== undefined) responseHeaders.append('Sec-WebSocket-Protocol', protocol);
   if (extensions !== undefined) responseHeaders.append('Sec-WebSocket-Extensions', extensions);
   return {

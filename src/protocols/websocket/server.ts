@@ -116,12 +116,24 @@ interface UpgradeState {
   accepting: boolean;
 }
 
+/**
+ * An HTTP/2 extended-CONNECT stream (RFC 8441) as the HTTP/2 server hands it over: answer
+ * with `respond`, then the WebSocket runs on `connection`.
+ */
+export interface ConnectTunnel {
+  respond(status: number, headers?: Record<string, string>): void;
+  readonly connection: StreamConnection;
+}
+
+type UpgradeHook = (req: HttpRequest, conn: StreamConnection, head: Uint8Array) => void;
+type ConnectHook = (req: HttpRequest, tunnel: ConnectTunnel) => void;
+
 function makeUpgrade(
   options: WebSocketServerOptions,
   onConnection: (ws: WebSocket, req: HttpRequest) => void,
   shouldHandle: ((req: HttpRequest) => boolean) | undefined,
   state: UpgradeState,
-): (req: HttpRequest, conn: StreamConnection, head: Uint8Array) => void {
+): { upgrade: UpgradeHook; connect: ConnectHook } {
   checkPositive('maxConnections', options.maxConnections);
   checkPositive('handshakeTimeoutMs', options.handshakeTimeoutMs);
   const maxConnections = options.maxConnections ?? 10_000;
@@ -146,18 +158,39 @@ function makeUpgrade(
       : {}),
     observer,
   };
-  return (req, conn, head) => {
+  /** Validates, then answers through `reply`; returns the socket or undefined. */
+  const handshake = (
+    req: HttpRequest,
+    conn: StreamConnection,
+    head: Uint8Array,
+    tunnel: ConnectTunnel | undefined,
+  ): void => {
+    const deny = (status: number, message: string, headers: HeaderList | undefined): void => {
+      if (tunnel === undefined) {
+        refuse(conn, status, message, headers, graceMs);
+        return;
+      }
+      const fields: Record<string, string> = {};
+      if (headers !== undefined) for (const [k, v] of headers) fields[k.toLowerCase()] = v;
+      tunnel.respond(status, fields);
+    };
     if (shouldHandle !== undefined && !shouldHandle(req)) {
-      refuse(conn, 404, 'Not Found', undefined, graceMs);
+      deny(404, 'Not Found', undefined);
       return;
     }
     if (!state.accepting || state.open >= maxConnections) {
       observer.error('websocket', 'GN_ERR_WS_TOO_MANY_CONNECTIONS');
-      refuse(conn, 503, 'Too many WebSocket connections', undefined, graceMs);
+      deny(503, 'Too many WebSocket connections', undefined);
       return;
     }
     const result = validateUpgradeRequest(
-      { method: req.method, httpVersion: req.protocol.slice(5), headers: req.headers },
+      {
+        method: req.method,
+        httpVersion:
+          req.protocol === 'h2' ? '2' : req.protocol === 'h3' ? '3' : req.protocol.slice(5),
+        headers: req.headers,
+        extendedConnect: tunnel !== undefined,
+      },
       {
         ...(options.protocols !== undefined ? { protocols: options.protocols } : {}),
         ...(options.checkOrigin !== undefined ? { checkOrigin: options.checkOrigin } : {}),
@@ -166,7 +199,7 @@ function makeUpgrade(
     );
     if (!result.ok) {
       observer.error('websocket', result.error.code);
-      refuse(conn, result.status, result.message, result.headers, graceMs);
+      deny(result.status, result.message, result.headers);
       return;
     }
     if (!conn.writable) {
@@ -186,11 +219,27 @@ function makeUpgrade(
       extensions: result.extensions ?? '',
       ...(deflate !== undefined ? { deflate } : {}),
     });
-    // The socket writes nothing before the next tick, so the 101 goes first.
-    writeHead(conn, 101, 'Switching Protocols', result.responseHeaders, '');
+    // The socket writes nothing before the next tick, so the 101 (or 200) goes first.
+    if (tunnel === undefined) {
+      writeHead(conn, 101, 'Switching Protocols', result.responseHeaders, '');
+    } else {
+      const fields: Record<string, string> = {};
+      for (const [k, v] of result.responseHeaders) fields[k.toLowerCase()] = v;
+      tunnel.respond(200, fields);
+    }
     state.open++;
     void ws.closed.then(() => state.open--);
     onConnection(ws, req);
+  };
+  return {
+    upgrade: (req, conn, head) => handshake(req, conn, head, undefined),
+    connect: (req, tunnel) => {
+      if (req.locals[':protocol'] !== 'websocket') {
+        tunnel.respond(501);
+        return;
+      }
+      handshake(req, tunnel.connection, new Uint8Array(0), tunnel);
+    },
   };
 }
 
@@ -206,7 +255,7 @@ export function createWebSocketUpgrade(
   return makeUpgrade(options, onConnection, shouldHandle ?? options.shouldHandle, {
     open: 0,
     accepting: true,
-  });
+  }).upgrade;
 }
 
 /**
@@ -218,12 +267,14 @@ export class WebSocketServer {
   readonly #state: UpgradeState = { open: 0, accepting: true };
   /** The upgrade hook for `listenHttp1({ onUpgrade })`. */
   readonly upgrade: NonNullable<Http1ServerOptions['onUpgrade']>;
+  /** The extended CONNECT hook for HTTP/2 (`http2: { onConnect }`, RFC 8441). */
+  readonly connect: ConnectHook;
 
   constructor(
     options: WebSocketServerOptions,
     onConnection: (ws: WebSocket, req: HttpRequest) => void,
   ) {
-    this.upgrade = makeUpgrade(
+    const hooks = makeUpgrade(
       options,
       (ws, req) => {
         this.#clients.add(ws);
@@ -233,6 +284,8 @@ export class WebSocketServer {
       options.shouldHandle,
       this.#state,
     );
+    this.upgrade = hooks.upgrade;
+    this.connect = hooks.connect;
   }
 
   /** Open (and closing) WebSockets. */

@@ -446,6 +446,14 @@ export class WebSocket
   #onData = (chunk: Uint8Array): void => {
     this.#observer.bytesReceived(PROTO, chunk.length);
     const events = this.#core.receive(chunk, this.#now());
+    // The close outcome must be known before #flush decides how to end the transport: a
+    // clean close ends it gracefully (our Close frame must reach the peer — over an HTTP/2
+    // stream, destroying would reset the stream and drop it), anything else destroys it.
+    for (const ev of events) {
+      if (ev.type === 'closed') {
+        this.#coreClosed ??= { code: ev.code, reason: ev.reason, wasClean: ev.wasClean };
+      }
+    }
     this.#flush();
     this.#handleEvents(events);
   };
