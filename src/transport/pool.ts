@@ -311,6 +311,8 @@ export class ConnectionPool implements Drainable {
   readonly #origins = new Map<string, OriginState>();
   /** Every connection the pool opened that has not emitted `close`. */
   readonly #live = new Set<StreamConnection>();
+  /** The entry of each open connection (for `retire`). */
+  readonly #entryOf = new Map<StreamConnection, Entry>();
   #closed = false;
   #closePromise: Promise<void> | undefined;
   #resolveClose: (() => void) | undefined;
@@ -599,6 +601,25 @@ export class ConnectionPool implements Drainable {
     }
   }
 
+  /**
+   * Stops handing `connection` out — an HTTP/2 connection that received GOAWAY keeps its
+   * open streams but takes no new ones. It closes once its last lease is released; new
+   * requests get another connection.
+   */
+  retire(connection: StreamConnection): void {
+    const entry = this.#entryOf.get(connection);
+    if (entry !== undefined) this.#stopReusing(entry);
+  }
+
+  #stopReusing(entry: Entry): void {
+    if (entry.removed || !entry.reusable) return;
+    entry.reusable = false;
+    removeFrom(entry.state.available, entry);
+    if (entry.leases === 0) this.#retire(entry);
+    this.#dispatch(entry.state);
+    this.#publish();
+  }
+
   /** Take the entry out of accounting and close it gracefully. */
   #retire(entry: Entry): void {
     this.#evict(entry);
@@ -764,17 +785,15 @@ export class ConnectionPool implements Drainable {
       this.#evict(entry);
     };
     const onEnd = (): void => {
-      if (entry.removed) return;
       // The peer closed its side (an HTTP/1.1 server ending keep-alive): never reuse.
-      entry.reusable = false;
-      removeFrom(state.available, entry);
-      if (entry.leases === 0) this.#retire(entry);
-      this.#publish();
+      this.#stopReusing(entry);
     };
+    this.#entryOf.set(conn, entry);
     const onClose = (): void => {
       conn.off('error', onError);
       conn.off('end', onEnd);
       this.#live.delete(conn);
+      this.#entryOf.delete(conn);
       this.#evict(entry);
       this.#checkDrained();
     };

@@ -290,6 +290,25 @@ describe('ConnectionPool', () => {
     expect(next.connection).not.toBe(lease.connection);
   });
 
+  it('retire(): a multiplexed connection keeps its leases, takes no new ones, closes after the last', async () => {
+    const h = harness({ maxStreamsPerConnection: 10 });
+    const first = await h.pool.acquire(A);
+    const second = await h.pool.acquire(A);
+    expect(second.connection).toBe(first.connection);
+    h.pool.retire(first.connection); // an HTTP/2 GOAWAY arrived on it
+    const fresh = await h.pool.acquire(A);
+    expect(fresh.connection).not.toBe(first.connection);
+    first.release();
+    await flush();
+    expect(first.connection.closed).toBe(false); // one lease still open on it
+    second.release();
+    await flush();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(first.connection.closed).toBe(true);
+    expect(fresh.connection.closed).toBe(false);
+    fresh.release();
+  });
+
   it('retires connections older than maxLifetimeMs on release', async () => {
     const h = harness({ maxLifetimeMs: 10_000, idleTimeoutMs: 60_000 });
     const lease = await h.pool.acquire(A);

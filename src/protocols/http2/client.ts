@@ -101,6 +101,8 @@ export class H2NotNegotiatedError extends GhostnetError {
 }
 
 const TEXT = new TextEncoder();
+/** Connections tried for one request before giving up (each went away or filled up). */
+const MAX_LEASE_ATTEMPTS = 8;
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -255,8 +257,8 @@ class Session implements Http2ConnectionHandler {
     return this.#closed;
   }
 
-  /** Resolves when the connection closed (a request that found it going away waits). */
-  whenClosed(): Promise<void> {
+  /** Resolves when one of this connection's streams closed (or the connection did). */
+  whenStreamClosed(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     return new Promise((resolve) => this.#closeWaiters.push(resolve));
   }
@@ -406,6 +408,7 @@ class Session implements Http2ConnectionHandler {
   onStreamClose(stream: Http2Stream): void {
     (stream.context as Exchange | undefined)?.clearTimer();
     this.client.releaseStream(this);
+    for (const w of this.#closeWaiters.splice(0)) w();
   }
 
   onStreamWritable(stream: Http2Stream): void {
@@ -420,6 +423,8 @@ class Session implements Http2ConnectionHandler {
   }
 
   onGoaway(): void {
+    // No new streams here (§6.8): new requests go to another connection.
+    this.client.retire(this);
     this.scheduleFlush();
   }
 }
@@ -533,6 +538,10 @@ export class Http2Client {
     this.#pool.destroy();
   }
 
+  retire(session: Session): void {
+    this.#pool.retire(session.conn);
+  }
+
   releaseStream(session: Session): void {
     const leases = this.#leases.get(session);
     const lease = leases?.pop();
@@ -593,7 +602,7 @@ export class Http2Client {
     signal?.throwIfAborted();
     let lease: PoolLease | undefined;
     let session: Session | undefined;
-    for (let tries = 0; tries < 5; tries++) {
+    for (let tries = 0; tries < MAX_LEASE_ATTEMPTS; tries++) {
       lease = await this.#pool.acquire(origin, signal !== undefined ? { signal } : {});
       session = this.sessions.get(lease.connection);
       if (session === undefined) {
@@ -601,13 +610,20 @@ export class Http2Client {
         this.sessions.set(lease.connection, session);
       }
       if (session.core.canOpenStream) break;
-      // Going away, or at the server's (lower) stream limit: try another connection.
-      lease.release();
       const s = session;
+      lease.release();
       lease = undefined;
       session = undefined;
-      if (s.core.goingAway || s.core.dead) await s.whenClosed();
-      else await new Promise((r) => setTimeout(r, 5));
+      if (s.core.goingAway || s.core.dead || s.core.streamIdsLeft === 0) {
+        // GOAWAY, or stream ids used up (§5.1.1: a new connection is the only way on): the
+        // pool stops handing this connection out; its open streams finish on it.
+        if (s.core.streamIdsLeft === 0) s.core.goaway();
+        this.#pool.retire(s.conn);
+        s.flush();
+      } else {
+        // At the server's MAX_CONCURRENT_STREAMS (lower than maxStreamsPerConnection).
+        await s.whenStreamClosed();
+      }
     }
     if (lease === undefined || session === undefined) {
       throw new Http2RequestError('No connection could take another stream', undefined, true);

@@ -16,6 +16,7 @@
  */
 import {
   CLIENT_PREFACE,
+  DEFAULT_HEADER_TABLE_SIZE,
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_WINDOW_SIZE,
   ErrorCode,
@@ -199,8 +200,10 @@ export class Http2Connection {
     this.#handler = handler;
     this.#now = options.now ?? 0;
     this.#encoder = new HpackEncoder({ maxTableSize: this.limits.encoderTableSize });
+    // Until the peer acknowledges our SETTINGS its encoder may use the protocol default
+    // (RFC 7541 §4.2, RFC 9113 §6.5.3); our own HEADER_TABLE_SIZE applies from the ACK.
     this.#decoder = new HpackDecoder({
-      maxTableSize: this.limits.headerTableSize,
+      maxTableSize: DEFAULT_HEADER_TABLE_SIZE,
       maxHeaderListSize: this.limits.maxHeaderListSize,
     });
     this.#resetBucket = new TokenBucket(

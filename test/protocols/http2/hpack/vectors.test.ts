@@ -14,9 +14,10 @@ const rawCases = raw.reduce((n, s) => n + s.cases.length, 0);
 
 describe('hpack-test-case vectors', () => {
   it('finds the vector directory', () => {
-    expect(fileURLToPath(HPACK_VECTOR_DIR)).toBe('/work/shared/vectors/hpack/');
-    expect(nghttp2.length).toBeGreaterThan(0);
-    expect(raw.length).toBeGreaterThan(0);
+    // ../shared/vectors/hpack next to the checkout, whatever the checkout's location.
+    expect(fileURLToPath(HPACK_VECTOR_DIR)).toMatch(/\/shared\/vectors\/hpack\/$/);
+    expect(nghttp2.length).toBe(32);
+    expect(raw.length).toBe(32);
   });
 
   it(`decodes all ${nghttp2Cases} nghttp2 cases (${nghttp2.length} stories)`, () => {
