@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import http2 from 'node:http2';
-import type http from 'node:http';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -127,6 +127,17 @@ describe('ghostnet fetch over HTTP/2', () => {
     const strict = await fetchCli([`${url}/`, '--http2-prior-knowledge', '-k']);
     expect(strict.code).toBe(1);
     expect(strict.stderr).toContain('GN_ERR_H2_NOT_NEGOTIATED');
+  });
+
+  it('--http2 on http:// asks for an h2c Upgrade and falls back when the server answers HTTP/1.1', async () => {
+    const server = http.createServer((_req, res) => res.end('plain'));
+    const url = await listen(server, 'http');
+    closers.push(() => server.closeAllConnections());
+    const r = await fetchCli([`${url}/`, '--http2', '-i']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.toString('latin1')).toMatch(/^HTTP\/1\.1 200/);
+    expect(r.stdout.toString('latin1')).toContain('plain');
   });
 
   it('refuses -L with --http2 as a usage error (exit 2)', async () => {

@@ -1,8 +1,8 @@
 /**
  * `ghostnet fetch URL`: a small curl over the HTTP/1.1 client, or the HTTP/2 client with
- * `--http2` (https: ALPN h2, falling back to HTTP/1.1 when the server does not offer it;
- * http: h2c with prior knowledge — we do not implement the client side of the h2c Upgrade)
- * or `--http2-prior-knowledge` (h2 without fallback). The body goes to stdout as
+ * `--http2` (as curl: https negotiates h2 by ALPN, http asks for h2c with an HTTP/1.1
+ * Upgrade; either falls back to HTTP/1.1 when the server declines) or
+ * `--http2-prior-knowledge` (h2, or h2c from the first byte, without fallback). The body goes to stdout as
  * raw bytes, streamed with backpressure; `-i` prints the status line and headers first.
  * Like curl without `-f`, any HTTP status exits 0; network and protocol errors exit 1 with
  * a message and the error code; usage errors exit 2. As in curl, redirects are followed
@@ -137,6 +137,7 @@ async function run(ctx: CommandContext): Promise<number> {
           maxBodyBytes: 2 ** 40,
           ...(timeoutMs > 0 ? { connectTimeoutMs: timeoutMs, headersTimeoutMs: timeoutMs } : {}),
           pingIntervalMs: 0,
+          h2cUpgrade: !priorKnowledge,
         },
       )
     : undefined;
@@ -168,7 +169,7 @@ async function run(ctx: CommandContext): Promise<number> {
         try {
           res = await h2client.request(common);
         } catch (err) {
-          // As curl --http2: a TLS server without h2 is spoken to in HTTP/1.1.
+          // As curl --http2: a server that declines HTTP/2 is spoken to in HTTP/1.1.
           if (!(err instanceof H2NotNegotiatedError) || priorKnowledge) throw err;
         }
       }
@@ -205,8 +206,8 @@ export const fetchCommand: Command = {
     'Prints the response body to stdout as raw bytes (or to a file with -o); -i prints the ' +
     'status line and headers first. Exits 0 for any HTTP status, 1 on network or protocol ' +
     'errors, 2 on usage errors. -d sends a body (POST unless -X says otherwise). With -L, ' +
-    'redirects are followed (at most --max-redirs). --http2 speaks HTTP/2 (https: ALPN ' +
-    'h2, else HTTP/1.1; http: h2c with prior knowledge); --http2-prior-knowledge never ' +
+    'redirects are followed (at most --max-redirs). --http2 asks for HTTP/2 (https: ALPN ' +
+    'h2; http: an h2c Upgrade) and falls back to HTTP/1.1; --http2-prior-knowledge never ' +
     'falls back.',
   allowPositionals: true,
   options: {
@@ -259,7 +260,10 @@ export const fetchCommand: Command = {
       valueName: 'MS',
       description: 'Give up after MS milliseconds (default: no limit)',
     },
-    http2: { type: 'boolean', description: 'Use HTTP/2 (ALPN h2 over TLS, h2c otherwise)' },
+    http2: {
+      type: 'boolean',
+      description: 'Ask for HTTP/2 (ALPN h2, or an h2c Upgrade), else HTTP/1.1',
+    },
     'http2-prior-knowledge': {
       type: 'boolean',
       description: 'Use HTTP/2 without negotiation or fallback',

@@ -25,11 +25,11 @@ import { BodyStream } from '../http/body.js';
 import { HeaderList } from '../http/headers.js';
 import type { HeaderInit } from '../http/headers.js';
 import { ErrorCode, errorCodeName } from './codes.js';
-import { Http2Connection } from './connection.js';
+import { Http2Connection, initialSettings, settingsPayload } from './connection.js';
 import type { Http2ConnectionHandler } from './connection.js';
 import type { Http2ConnectionError } from './errors.js';
 import type { ResponseFields } from './fields.js';
-import { DEFAULT_HTTP2_LIMITS } from './limits.js';
+import { DEFAULT_HTTP2_LIMITS, resolveHttp2Limits } from './limits.js';
 import type { Http2Limits } from './limits.js';
 import type { Http2Stream } from './stream.js';
 
@@ -71,6 +71,13 @@ export interface Http2ClientOptions {
   tls?: { ca?: TlsCaInput; rejectUnauthorized?: boolean };
   /** Headers added to every request unless it sets them. */
   headers?: HeaderInit;
+  /**
+   * http:// origins: ask for h2c with an HTTP/1.1 Upgrade (RFC 7540 §3.2, as curl --http2
+   * does) instead of prior knowledge. A server that does not answer 101 fails the request
+   * with H2NotNegotiatedError (callers fall back to HTTP/1.1).
+   * @default false
+   */
+  h2cUpgrade?: boolean;
 }
 
 export interface Http2ClientComponents {
@@ -93,11 +100,73 @@ export class Http2RequestError extends GhostnetError {
   }
 }
 
-/** A TLS server did not agree to speak h2. */
+/** The server did not agree to speak HTTP/2 (no ALPN h2, or no 101 to an h2c Upgrade). */
 export class H2NotNegotiatedError extends GhostnetError {
-  constructor(alpn: string | undefined) {
-    super('GN_ERR_H2_NOT_NEGOTIATED', `The server did not negotiate h2 (ALPN: ${alpn ?? 'none'})`);
+  constructor(detail: string) {
+    super('GN_ERR_H2_NOT_NEGOTIATED', `The server did not agree to HTTP/2 (${detail})`);
   }
+}
+
+/** Longest HTTP/1.1 response head read while asking for an h2c Upgrade. */
+const MAX_UPGRADE_HEAD = 16 * 1024;
+
+/**
+ * h2c through Upgrade (RFC 7540 §3.2): asks with `OPTIONS *` (no body, so nothing has to
+ * be replayed), carrying our SETTINGS in HTTP2-Settings (§3.2.1). Resolves with the bytes
+ * after a 101 (the start of the server's preface), the connection paused; anything else
+ * is H2NotNegotiatedError and the connection is destroyed.
+ */
+function upgradeToH2c(
+  conn: StreamConnection,
+  authority: string,
+  settings: Uint8Array,
+  signal: AbortSignal,
+): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    let head = Buffer.alloc(0);
+    const done = (err: Error | undefined, rest?: Uint8Array): void => {
+      conn.off('data', onData);
+      conn.off('close', onClose);
+      conn.off('end', onClose);
+      signal.removeEventListener('abort', onAbort);
+      if (err !== undefined) {
+        conn.destroy();
+        reject(err);
+      } else {
+        conn.pause();
+        resolve(rest!);
+      }
+    };
+    const onData = (chunk: Uint8Array): void => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (head.length > MAX_UPGRADE_HEAD)
+          done(new H2NotNegotiatedError('response head too long'));
+        return;
+      }
+      const text = head.subarray(0, end).toString('latin1');
+      const statusLine = text.slice(0, text.indexOf('\r\n') >>> 0);
+      const upgrade = /\r\nupgrade:[ \t]*h2c[ \t]*(\r\n|$)/i.test(text);
+      if (/^HTTP\/1\.1 101 /.test(statusLine + ' ') && upgrade)
+        done(undefined, head.subarray(end + 4));
+      else done(new H2NotNegotiatedError(`h2c Upgrade answered "${statusLine}"`));
+    };
+    const onClose = (): void =>
+      done(new H2NotNegotiatedError('connection closed during h2c Upgrade'));
+    const onAbort = (): void => done(new AbortError('connect aborted', { cause: signal.reason }));
+    conn.on('data', onData);
+    conn.on('close', onClose);
+    conn.on('end', onClose);
+    signal.addEventListener('abort', onAbort, { once: true });
+    conn.write(
+      Buffer.from(
+        `OPTIONS * HTTP/1.1\r\nHost: ${authority}\r\nConnection: Upgrade, HTTP2-Settings\r\n` +
+          `Upgrade: h2c\r\nHTTP2-Settings: ${Buffer.from(settings).toString('base64url')}\r\n\r\n`,
+        'latin1',
+      ),
+    );
+  });
 }
 
 const TEXT = new TextEncoder();
@@ -243,6 +312,14 @@ class Session implements Http2ConnectionHandler {
     conn.on('close', this.#onClose);
     conn.on('end', () => conn.close());
     conn.on('error', () => {});
+    const upgraded = client.upgraded.get(conn);
+    if (upgraded !== undefined) {
+      // h2c Upgrade: stream 1 carries the OPTIONS answer, which nobody awaits.
+      client.upgraded.delete(conn);
+      this.core.adoptUpgradedRequest();
+      this.#onData(upgraded);
+      conn.resume();
+    }
     if (client.pingIntervalMs > 0) {
       this.#pingTimer = setInterval(
         this.#onPingTimer,
@@ -373,7 +450,10 @@ class Session implements Http2ConnectionHandler {
 
   onData(stream: Http2Stream, chunk: Uint8Array, endStream: boolean): void {
     const ex = stream.context as Exchange | undefined;
-    if (ex?.body === undefined) return;
+    if (ex?.body === undefined) {
+      this.core.consume(stream, chunk.length); // nobody reads it (the h2c Upgrade's answer)
+      return;
+    }
     if (chunk.length > 0) {
       if (ex.body.push(chunk)) this.core.consume(stream, chunk.length);
       else ex.withheld += chunk.length;
@@ -406,8 +486,11 @@ class Session implements Http2ConnectionHandler {
   }
 
   onStreamClose(stream: Http2Stream): void {
-    (stream.context as Exchange | undefined)?.clearTimer();
-    this.client.releaseStream(this);
+    const ex = stream.context as Exchange | undefined;
+    if (ex !== undefined) {
+      ex.clearTimer();
+      this.client.releaseStream(this);
+    }
     for (const w of this.#closeWaiters.splice(0)) w();
   }
 
@@ -431,6 +514,8 @@ class Session implements Http2ConnectionHandler {
 
 export class Http2Client {
   readonly sessions = new Map<StreamConnection, Session>();
+  /** Connections that switched by h2c Upgrade, with the bytes read after the 101. */
+  readonly upgraded = new WeakMap<StreamConnection, Uint8Array>();
   readonly limits: Partial<Http2Limits> | undefined;
   readonly highWaterMark: number;
   readonly maxBodyBytes: number;
@@ -498,11 +583,22 @@ export class Http2Client {
           });
           if (conn.alpnProtocol !== 'h2') {
             conn.destroy();
-            throw new H2NotNegotiatedError(conn.alpnProtocol);
+            throw new H2NotNegotiatedError(`ALPN: ${conn.alpnProtocol ?? 'none'}`);
           }
           return conn;
         }
-        return connectTcp({ host: origin.host, port: origin.port, signal });
+        const conn = await connectTcp({ host: origin.host, port: origin.port, signal });
+        if (options.h2cUpgrade === true) {
+          const host = origin.host.includes(':') ? `[${origin.host}]` : origin.host;
+          const settings = settingsPayload(
+            initialSettings(resolveHttp2Limits(options.limits), 'client'),
+          );
+          this.upgraded.set(
+            conn,
+            await upgradeToH2c(conn, `${host}:${origin.port}`, settings, signal),
+          );
+        }
+        return conn;
       });
     this.#pool = new ConnectionPool(
       { connect, ...(components.observer !== undefined ? { observer: components.observer } : {}) },

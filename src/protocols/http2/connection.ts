@@ -1246,6 +1246,23 @@ export class Http2Connection {
   }
 
   /**
+   * Client, h2c Upgrade (RFC 7540 §3.2): the HTTP/1.1 request that carried the Upgrade
+   * becomes stream 1, half-closed (local); its response arrives on it. Call right after
+   * construction, once the server answered 101.
+   */
+  adoptUpgradedRequest(): Http2Stream {
+    if (this.role !== 'client' || this.#nextStreamId !== 1) {
+      throw new Http2ConnectionError(ErrorCode.INTERNAL_ERROR, 'stream 1 is taken', 'local');
+    }
+    this.#nextStreamId = 3;
+    const stream = new Http2Stream(1, this.peerSettings.initialWindowSize, this.#localWindow());
+    stream.state = 'half-closed-local';
+    this.#streams.set(1, stream);
+    this.#localActive++;
+    return stream;
+  }
+
+  /**
    * Server, h2c Upgrade (RFC 7540 §3.2): applies the client's HTTP2-Settings payload (a
    * SETTINGS payload, not acknowledged) and opens stream 1 half-closed (remote) for the
    * request that carried the Upgrade.
@@ -1569,18 +1586,7 @@ export class Http2Connection {
 
   #sendInitialSettings(): void {
     const l = this.limits;
-    const pairs: [number, number][] = [
-      [SettingId.MAX_CONCURRENT_STREAMS, l.maxConcurrentStreams],
-      [SettingId.INITIAL_WINDOW_SIZE, l.initialWindowSize],
-      [SettingId.MAX_HEADER_LIST_SIZE, l.maxHeaderListSize],
-      [SettingId.NO_RFC7540_PRIORITIES, 1],
-    ];
-    if (l.headerTableSize !== 4096) pairs.push([SettingId.HEADER_TABLE_SIZE, l.headerTableSize]);
-    if (l.maxFrameSize !== DEFAULT_MAX_FRAME_SIZE)
-      pairs.push([SettingId.MAX_FRAME_SIZE, l.maxFrameSize]);
-    if (this.role === 'client') pairs.unshift([SettingId.ENABLE_PUSH, 0]);
-    else if (l.enableConnectProtocol) pairs.push([SettingId.ENABLE_CONNECT_PROTOCOL, 1]);
-    this.#writer.settings(this.#out, pairs);
+    this.#writer.settings(this.#out, initialSettings(l, this.role));
     this.#settingsSentAt = this.#now;
     if (l.connectionWindowSize > DEFAULT_WINDOW_SIZE) {
       const inc = l.connectionWindowSize - DEFAULT_WINDOW_SIZE;
@@ -1777,6 +1783,34 @@ export class Http2Connection {
     }
     this.#handler.onConnectionError(e);
   }
+}
+
+/** The SETTINGS we send first (§3.4), from our limits. */
+export function initialSettings(l: Http2Limits, role: Http2Role): [number, number][] {
+  const pairs: [number, number][] = [
+    [SettingId.MAX_CONCURRENT_STREAMS, l.maxConcurrentStreams],
+    [SettingId.INITIAL_WINDOW_SIZE, l.initialWindowSize],
+    [SettingId.MAX_HEADER_LIST_SIZE, l.maxHeaderListSize],
+    [SettingId.NO_RFC7540_PRIORITIES, 1],
+  ];
+  if (l.headerTableSize !== 4096) pairs.push([SettingId.HEADER_TABLE_SIZE, l.headerTableSize]);
+  if (l.maxFrameSize !== DEFAULT_MAX_FRAME_SIZE) {
+    pairs.push([SettingId.MAX_FRAME_SIZE, l.maxFrameSize]);
+  }
+  if (role === 'client') pairs.unshift([SettingId.ENABLE_PUSH, 0]);
+  else if (l.enableConnectProtocol) pairs.push([SettingId.ENABLE_CONNECT_PROTOCOL, 1]);
+  return pairs;
+}
+
+/** A SETTINGS payload (§6.5.1): what the HTTP2-Settings header carries (RFC 7540 §3.2.1). */
+export function settingsPayload(pairs: readonly (readonly [number, number])[]): Uint8Array {
+  const out = new Uint8Array(pairs.length * 6);
+  pairs.forEach(([id, value], i) => {
+    const view = new DataView(out.buffer, i * 6, 6);
+    view.setUint16(0, id);
+    view.setUint32(2, value);
+  });
+  return out;
 }
 
 function byPriority(a: Http2Stream, b: Http2Stream): number {

@@ -7,7 +7,9 @@ import { once } from 'node:events';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Http2Client } from '../../../src/protocols/http2/client.js';
+import http from 'node:http';
+import { H2NotNegotiatedError, Http2Client } from '../../../src/protocols/http2/client.js';
+import { listenHttp } from '../../../src/protocols/http2/http-server.js';
 import { listenHttp2 } from '../../../src/protocols/http2/server.js';
 import type { Http2Server } from '../../../src/protocols/http2/server.js';
 
@@ -110,5 +112,56 @@ describe('Http2Client', () => {
     release();
     expect(await (await slow).text()).toBe('/slow');
     expect(client.stats().size).toBeGreaterThanOrEqual(1);
+  });
+
+  it('h2cUpgrade: switches with an HTTP/1.1 Upgrade (RFC 7540 §3.2) and reuses the connection', async () => {
+    const seen: string[] = [];
+    const dual = await listenHttp({ host: '127.0.0.1', port: 0 }, (req, res) => {
+      seen.push(`${req.method} ${req.target} ${req.protocol}`);
+      res.text(req.protocol);
+    });
+    cleanup.push(() => dual.destroy());
+    const client = new Http2Client({}, { h2cUpgrade: true });
+    cleanup.push(() => client.close());
+    const url = `http://127.0.0.1:${dual.address.port}`;
+    expect(await (await client.request({ url: `${url}/a` })).text()).toBe('h2');
+    expect(await (await client.request({ url: `${url}/b` })).text()).toBe('h2');
+    // The Upgrade request itself (OPTIONS *) was answered on stream 1, then two h2 streams.
+    expect(seen).toEqual(['OPTIONS * h2', 'GET /a h2', 'GET /b h2']);
+    expect(client.stats().size).toBe(1);
+  });
+
+  it('h2cUpgrade: a server that answers in HTTP/1.1 fails with H2NotNegotiatedError', async () => {
+    const h1 = http.createServer((_req, res) => res.end('one-one'));
+    h1.listen(0, '127.0.0.1');
+    await once(h1, 'listening');
+    cleanup.push(() => {
+      h1.closeAllConnections();
+      h1.close();
+    });
+    const client = new Http2Client({}, { h2cUpgrade: true });
+    cleanup.push(() => client.destroy());
+    const port = (h1.address() as AddressInfo).port;
+    await expect(client.request({ url: `http://127.0.0.1:${port}/` })).rejects.toBeInstanceOf(
+      H2NotNegotiatedError,
+    );
+  });
+
+  it('h2cUpgrade: a prior-knowledge-only server that hangs up fails fast (no 101)', async () => {
+    // What nghttpd --no-tls does: its own SETTINGS at once, then it closes on our HTTP/1.1.
+    const h2only = net.createServer((sock) => {
+      sock.on('error', () => {});
+      sock.write(Buffer.from('000006040000000000000300000064', 'hex'));
+      sock.on('data', () => sock.destroy());
+    });
+    h2only.listen(0, '127.0.0.1');
+    await once(h2only, 'listening');
+    cleanup.push(() => h2only.close());
+    const client = new Http2Client({}, { h2cUpgrade: true, connectTimeoutMs: 60_000 });
+    cleanup.push(() => client.destroy());
+    const port = (h2only.address() as AddressInfo).port;
+    await expect(client.request({ url: `http://127.0.0.1:${port}/` })).rejects.toMatchObject({
+      code: 'GN_ERR_H2_NOT_NEGOTIATED',
+    });
   });
 });
