@@ -156,7 +156,9 @@ describe('Http2Client', () => {
     });
     h2only.listen(0, '127.0.0.1');
     await once(h2only, 'listening');
-    cleanup.push(() => h2only.close());
+    cleanup.push(() => {
+      h2only.close();
+    });
     const client = new Http2Client({}, { h2cUpgrade: true, connectTimeoutMs: 60_000 });
     cleanup.push(() => client.destroy());
     const port = (h2only.address() as AddressInfo).port;
