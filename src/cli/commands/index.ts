@@ -1,16 +1,18 @@
 /**
  * Every CLI subcommand registers itself here; each lives in its own file. Later issues add
- * ws, dht, gossip, stun, turn and bench.
+ * gossip, stun, turn and bench.
  */
 import type { CommandRegistry } from '../command.js';
 import { echoCommand } from './echo.js';
 import { serveCommand } from './serve.js';
 import { fetchCommand } from './fetch.js';
 import { wsCommand } from './ws.js';
+import { dhtCommand } from './dht.js';
 
 export function registerCommands(registry: CommandRegistry): void {
   registry.register(echoCommand);
   registry.register(serveCommand);
   registry.register(fetchCommand);
   registry.register(wsCommand);
+  registry.register(dhtCommand);
 }

@@ -1,0 +1,180 @@
+/**
+ * An iterative Kademlia lookup (BEP 5 "find_node"/"get_peers", BEP 44 "get"), as a state
+ * machine the DHT core drives: at most α queries in flight, always to the closest
+ * unqueried candidates; it converges when the k closest candidates that did not fail
+ * have all answered (or the query budget is spent).
+ *
+ * Candidates without a known id (bootstrap addresses) are queried first; their answer
+ * tells their id.
+ */
+import type { Family, NodeInfo } from './compact.js';
+import { compareDistance, idEquals } from './id.js';
+import type { NodeId } from './id.js';
+
+export type CandidateState = 'new' | 'inflight' | 'responded' | 'failed';
+
+export interface Candidate {
+  id: NodeId | undefined;
+  address: string;
+  port: number;
+  family: Family;
+  state: CandidateState;
+  /** get_peers / get: the write token the node gave us (for announce_peer / put). */
+  token: Uint8Array | undefined;
+}
+
+export interface LookupOptions {
+  k: number;
+  alpha: number;
+  /** Queries one lookup may send. */
+  maxQueries: number;
+  /** Candidates kept (closest first); farther ones are forgotten. */
+  maxCandidates: number;
+}
+
+export class Lookup {
+  readonly target: NodeId;
+  readonly options: LookupOptions;
+  /** Known-id candidates, sorted by distance to the target. */
+  readonly candidates: Candidate[] = [];
+  /** Bootstrap candidates (id unknown), queried first. */
+  readonly #unknown: Candidate[] = [];
+  #inflight = 0;
+  #queries = 0;
+  readonly #seen = new Set<string>();
+
+  constructor(target: NodeId, options: LookupOptions, self: NodeId | undefined) {
+    this.target = target;
+    this.options = options;
+    if (self !== undefined) this.#seen.add(Buffer.from(self).toString('latin1'));
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  get queries(): number {
+    return this.#queries;
+  }
+
+  addAddress(address: string, port: number, family: Family): void {
+    const key = `${address}|${port}`;
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    this.#unknown.push({ id: undefined, address, port, family, state: 'new', token: undefined });
+  }
+
+  /** Adds nodes (from the routing table or a response); duplicates and ourselves ignored. */
+  add(nodes: readonly NodeInfo[]): void {
+    const max = this.options.maxCandidates;
+    for (const n of nodes) {
+      const key = Buffer.from(n.id).toString('latin1');
+      if (this.#seen.has(key)) continue;
+      this.#seen.add(key);
+      const c: Candidate = {
+        id: n.id,
+        address: n.address,
+        port: n.port,
+        family: n.family,
+        state: 'new',
+        token: undefined,
+      };
+      // Insertion into the sorted list (short lists: linear from the end is cheap).
+      const list = this.candidates;
+      let i = list.length;
+      while (i > 0 && compareDistance(this.target, n.id, list[i - 1]!.id!) < 0) i--;
+      if (i >= max) continue;
+      list.splice(i, 0, c);
+      if (list.length > max) {
+        const dropped = list.pop()!;
+        if (dropped.state === 'inflight') {
+          // Keep in-flight ones accounted: put it back (rare: only when max is tiny).
+          list.push(dropped);
+        }
+      }
+    }
+  }
+
+  /** Candidates to query now; they are marked in flight. */
+  next(): Candidate[] {
+    const out: Candidate[] = [];
+    const { alpha, k, maxQueries } = this.options;
+    while (this.#inflight < alpha && this.#queries < maxQueries) {
+      let pick = this.#unknown.find((c) => c.state === 'new');
+      if (pick === undefined) {
+        // The closest unqueried among the k closest live candidates.
+        let live = 0;
+        for (const c of this.candidates) {
+          if (c.state === 'failed') continue;
+          if (live++ >= k) break;
+          if (c.state === 'new') {
+            pick = c;
+            break;
+          }
+        }
+      }
+      if (pick === undefined) break;
+      pick.state = 'inflight';
+      this.#inflight++;
+      this.#queries++;
+      out.push(pick);
+    }
+    return out;
+  }
+
+  /** The candidate answered (with its id, which fills in a bootstrap candidate's). */
+  responded(c: Candidate, id: NodeId, token: Uint8Array | undefined): void {
+    if (c.state !== 'inflight') return;
+    this.#inflight--;
+    c.state = 'responded';
+    c.token = token;
+    if (c.id === undefined) {
+      c.id = id;
+      const key = Buffer.from(id).toString('latin1');
+      if (!this.#seen.has(key)) {
+        this.#seen.add(key);
+        const list = this.candidates;
+        let i = list.length;
+        while (i > 0 && compareDistance(this.target, id, list[i - 1]!.id!) < 0) i--;
+        list.splice(i, 0, c);
+      }
+    } else if (!idEquals(c.id, id)) {
+      // Answered with another id than the one we were told: do not trust it as the closest.
+      c.state = 'failed';
+    }
+  }
+
+  failed(c: Candidate): void {
+    if (c.state !== 'inflight') return;
+    this.#inflight--;
+    c.state = 'failed';
+  }
+
+  /**
+   * Finished: nothing in flight, and either the k closest live candidates all answered,
+   * or nothing is left to ask (no candidate, or the query budget is spent).
+   */
+  get finished(): boolean {
+    if (this.#inflight > 0) return false;
+    if (this.#unknown.some((c) => c.state === 'new'))
+      return this.#queries >= this.options.maxQueries;
+    if (this.#queries >= this.options.maxQueries) return true;
+    let live = 0;
+    for (const c of this.candidates) {
+      if (c.state === 'failed') continue;
+      if (c.state === 'new') return false;
+      if (++live >= this.options.k) break;
+    }
+    return true;
+  }
+
+  /** The `n` closest candidates that answered, closest first. */
+  closestResponded(n: number): Candidate[] {
+    const out: Candidate[] = [];
+    for (const c of this.candidates) {
+      if (c.state === 'responded') out.push(c);
+      if (out.length >= n) break;
+    }
+    return out;
+  }
+}

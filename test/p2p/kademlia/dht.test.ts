@@ -1,0 +1,153 @@
+/**
+ * DhtCore (BEP 5) on a small deterministic network: bootstrap, find_node converging on the
+ * true k closest, get_peers/announce_peer with tokens, errors for malformed queries.
+ */
+import { describe, expect, it } from 'vitest';
+import { decode, encode } from '../../../src/p2p/kademlia/bencode.js';
+import type { BDict } from '../../../src/p2p/kademlia/bencode.js';
+import type { DhtComponents, LookupResult } from '../../../src/p2p/kademlia/dht.js';
+import type { KrpcError } from '../../../src/p2p/kademlia/errors.js';
+import { nodeEd25519 } from '../../../src/p2p/kademlia/ed25519-node.js';
+import { compareDistance, idToHex } from '../../../src/p2p/kademlia/id.js';
+import type { NodeId } from '../../../src/p2p/kademlia/id.js';
+import { Driver, randomBytes } from './dht-driver.js';
+
+function network(n: number, seed = 7, components: Partial<DhtComponents> = {}): Driver {
+  const d = new Driver(seed, components);
+  const first = d.add();
+  for (let i = 1; i < n; i++) {
+    const core = d.add();
+    core.bootstrap([d.addr(first)], () => {});
+    d.run(d.now + 50);
+  }
+  d.run(d.now + 10_000);
+  return d;
+}
+
+function trueClosest(d: Driver, target: NodeId, k: number): string[] {
+  return [...d.nodes.values()]
+    .map((c) => c.id)
+    .sort((a, b) => compareDistance(target, a, b))
+    .slice(0, k)
+    .map(idToHex);
+}
+
+describe('DhtCore', () => {
+  it('bootstraps 200 nodes off one and every find_node finds the true 8 closest (BEP 5)', () => {
+    const d = network(200);
+    const rand = randomBytes(d.rand);
+    const cores = [...d.nodes.values()];
+    let found = 0;
+    for (let i = 0; i < 30; i++) {
+      const target = rand(20);
+      const from = cores[Math.floor(d.rand() * cores.length)]!;
+      let result: LookupResult | undefined;
+      from.findNode(target, (err, r) => {
+        expect(err).toBeUndefined();
+        result = r;
+      });
+      d.runUntil(() => result !== undefined);
+      const want = trueClosest(d, target, 8).filter((h) => h !== idToHex(from.id));
+      const got = result!.closest.map((n) => idToHex(n.id));
+      if (want.slice(0, 7).every((h) => got.includes(h))) found++;
+    }
+    expect(found).toBe(30);
+  });
+
+  it('announce_peer with a token, then get_peers from elsewhere finds the peer (BEP 5)', () => {
+    const d = network(60);
+    const cores = [...d.nodes.values()];
+    const infohash = randomBytes(d.rand)(20);
+    let announced: number | undefined;
+    cores[3]!.announce(infohash, 51413, false, (err, r) => {
+      expect(err).toBeUndefined();
+      announced = r!.announced;
+    });
+    d.runUntil(() => announced !== undefined);
+    expect(announced).toBeGreaterThan(0);
+    let peers: { address: string; port: number }[] | undefined;
+    cores[40]!.getPeers(infohash, (_err, r) => (peers = r!.peers));
+    d.runUntil(() => peers !== undefined);
+    expect(peers).toContainEqual(
+      expect.objectContaining({ address: d.addr(cores[3]!).address, port: 51413 }),
+    );
+  });
+
+  it('answers a malformed query with 203 and an unknown method with 204 (BEP 5 errors)', () => {
+    const d = new Driver(3);
+    const core = d.add();
+    const from = { address: '10.9.9.9', port: 1000, family: 'IPv4' as const };
+    const ask = (msg: BDict): BDict => {
+      core.receive(encode(msg), from, d.now);
+      const [out] = core.takeOutput();
+      return decode(out!.data) as BDict;
+    };
+    const id = new Uint8Array(20).fill(1);
+    const bad = ask({ t: 'aa', y: 'q', q: 'find_node', a: { id } });
+    expect(Buffer.from(bad.y as Uint8Array).toString()).toBe('e');
+    expect((bad.e as unknown[])[0]).toBe(203);
+    const unknown = ask({ t: 'ab', y: 'q', q: 'frobnicate', a: { id } });
+    expect((unknown.e as unknown[])[0]).toBe(204);
+    const shortId = ask({ t: 'ac', y: 'q', q: 'ping', a: { id: new Uint8Array(19) } });
+    expect((shortId.e as unknown[])[0]).toBe(203);
+    const badToken = ask({
+      t: 'ad',
+      y: 'q',
+      q: 'announce_peer',
+      a: { id, info_hash: new Uint8Array(20), port: 1, token: 'nope' },
+    });
+    expect((badToken.e as unknown[])[0]).toBe(203);
+    const pong = ask({ t: 'ae', y: 'q', q: 'ping', a: { id } });
+    expect(Buffer.from(pong.y as Uint8Array).toString()).toBe('r');
+    expect(Buffer.from(pong.t as Uint8Array).toString()).toBe('ae');
+  });
+});
+
+describe('DhtCore BEP 44', () => {
+  it('puts an immutable item and another node gets it back, checked against its SHA-1', () => {
+    const d = network(60, 11);
+    const cores = [...d.nodes.values()];
+    let target: Uint8Array | undefined;
+    let stored = 0;
+    cores[5]!.putImmutable('Hello World!', (err, r) => {
+      expect(err).toBeUndefined();
+      target = r!.target;
+      stored = r!.stored;
+    });
+    d.runUntil(() => target !== undefined);
+    expect(idToHex(target!)).toBe('e5f96f6f38320f0f33959cb4d3d656452117aadb'); // BEP 44 vector
+    expect(stored).toBeGreaterThan(0);
+    let got: unknown;
+    cores[50]!.get(target!, (_e, r) => (got = r!.item?.v));
+    d.runUntil(() => got !== undefined);
+    expect(Buffer.from(got as Uint8Array).toString()).toBe('Hello World!');
+  });
+
+  it('puts mutable items with a salt; a lower seq is refused with 302 and a wrong cas with 301', () => {
+    const d = network(60, 12, { ed25519: nodeEd25519 });
+    const cores = [...d.nodes.values()];
+    const seed = new Uint8Array(32).fill(7);
+    const salt = Buffer.from('foobar');
+    const put = (core: (typeof cores)[0], item: { v: string; seq: number; cas?: number }) => {
+      let out: { codes: number[]; stored: number } | undefined;
+      core.putMutable(seed, { ...item, salt }, (err, r) => {
+        out =
+          err !== undefined
+            ? { codes: [(err as KrpcError).wireCode], stored: 0 }
+            : { codes: r!.errors.map((e) => e.wireCode), stored: r!.stored };
+      });
+      d.runUntil(() => out !== undefined);
+      return out!;
+    };
+    expect(put(cores[1]!, { v: 'first', seq: 1 }).stored).toBeGreaterThan(0);
+    expect(put(cores[2]!, { v: 'second', seq: 2 }).stored).toBeGreaterThan(0);
+    // Nodes holding seq 2 refuse a lower seq (302) and a cas that is not 2 (301).
+    expect(put(cores[3]!, { v: 'older', seq: 1 }).codes).toContain(302);
+    expect(put(cores[4]!, { v: 'cas', seq: 3, cas: 1 }).codes).toContain(301);
+    let got: { v: unknown; seq?: number } | undefined;
+    cores[55]!.getMutable(nodeEd25519.publicKeyFromSecret(seed), salt, (_e, r) => (got = r!.item));
+    d.runUntil(() => got !== undefined);
+    expect(Buffer.from(got!.v as Uint8Array).toString()).toBe('second');
+    expect(got!.seq).toBe(2);
+  });
+});
