@@ -14,6 +14,7 @@ PEERS=(
   "nginx-light|test -x /usr/sbin/nginx" # HTTP/1.1 file server peer for the client
   "chromium|command -v chromium"  # browser peer: WebSocket from a real page
   "python3-websockets|/usr/bin/python3 -c 'import websockets'" # independent WebSocket client
+  "python3-libtorrent|/usr/bin/python3 -c 'import libtorrent'" # libtorrent's Mainline DHT
   "prometheus|command -v promtool" # checks the Prometheus exposition text
   # strict OpenMetrics parser (Debian's python3, not any other python on PATH)
   "python3-prometheus-client|/usr/bin/python3 -c 'import prometheus_client.openmetrics.parser'"

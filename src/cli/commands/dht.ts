@@ -72,6 +72,9 @@ function nodeOptions(ctx: CommandContext, oneShot: boolean): DhtNodeOptions {
     host,
     port: parsePort(v.port as string | undefined, oneShot ? 0 : 6881),
     bootstrap,
+    // BEP 43: a node that lives for one command is read-only, so the DHT does not fill
+    // with contacts that are gone a second later.
+    readOnly: oneShot,
     ...(v.state !== undefined ? { statePath: v.state as string } : {}),
   };
 }

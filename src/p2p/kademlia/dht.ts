@@ -150,6 +150,8 @@ interface Datagram {
   to: { address: string; port: number };
 }
 
+/** Period of the lookup of our own id (libtorrent: 10 minutes). */
+const SELF_REFRESH_MS = 10 * 60_000;
 const DEFAULT_VERSION = Uint8Array.from([0x47, 0x4e, 0x00, 0x01]); // "GN" 0.1
 
 function checkInt(
@@ -195,6 +197,8 @@ export class DhtCore {
   #lookupsActive = 0;
   #now: number;
   #nextMaintenance: number;
+  #selfRefreshAt: number;
+  #seeds: readonly PeerInfo[] = [];
   readonly #rate = new Map<string, { tokens: number; at: number }>();
   readonly #stats: DhtStats = {
     nodes: 0,
@@ -277,6 +281,7 @@ export class DhtCore {
     const r = this.#random(2);
     this.#nextTx = (r[0]! << 8) | r[1]!;
     this.#nextMaintenance = this.#now + this.#maintenanceMs;
+    this.#selfRefreshAt = this.#now + SELF_REFRESH_MS;
   }
 
   // ------------------------------------------------------------------ I/O surface
@@ -362,9 +367,16 @@ export class DhtCore {
   }
 
   // ------------------------------------------------------------------ intents
+  // Each intent takes the current time (DESIGN §2: time is an input): query deadlines are
+  // counted from it, and the clock may have moved since the last receive or timeout.
+
+  #advance(now: number): void {
+    if (now > this.#now) this.#now = now;
+  }
 
   /** Pings an address; the callback gets the node's id. */
-  ping(to: PeerInfo, done: Done<NodeId>): void {
+  ping(to: PeerInfo, now: number, done: Done<NodeId>): void {
+    this.#advance(now);
     this.#query(to, 'ping', {}, (res, err) => {
       if (res === undefined)
         done(err ?? new KrpcError(KrpcErrorCode.GENERIC, 'ping timed out', 'library'), undefined);
@@ -376,15 +388,29 @@ export class DhtCore {
    * Joins through `addresses` (with bootstrap disabled by default, callers choose them):
    * a lookup of our own id seeded with them, which fills the routing table.
    */
-  bootstrap(addresses: readonly PeerInfo[], done: Done<LookupResult>): void {
-    this.#lookup(this.id, 'find_node', addresses, done);
+  bootstrap(addresses: readonly PeerInfo[], now: number, done: Done<LookupResult>): void {
+    this.#advance(now);
+    // Kept: a node whose table empties (all lost, all gone) joins through them again.
+    if (addresses.length > 0) this.#seeds = addresses.slice(0, 64);
+    this.#lookup(this.id, 'find_node', addresses, (err, result) => {
+      // Kademlia §2.3: after the lookup of our own id, refresh every bucket farther than
+      // our closest neighbour — a lookup of a random id in each — so the table holds
+      // nodes at every distance, not just near us.
+      if (err === undefined) {
+        const depth = Math.max(this.table4.bucketCount, this.table6.bucketCount);
+        for (let i = 0; i < depth; i++) this.findNode(this.randomIdAt(i), this.#now, () => {});
+      }
+      done(err, result);
+    });
   }
 
-  findNode(target: NodeId, done: Done<LookupResult>): void {
+  findNode(target: NodeId, now: number, done: Done<LookupResult>): void {
+    this.#advance(now);
     this.#lookup(target, 'find_node', [], done);
   }
 
-  getPeers(infohash: NodeId, done: Done<LookupResult>): void {
+  getPeers(infohash: NodeId, now: number, done: Done<LookupResult>): void {
+    this.#advance(now);
     this.#lookup(infohash, 'get_peers', [], done);
   }
 
@@ -396,8 +422,10 @@ export class DhtCore {
     infohash: NodeId,
     port: number,
     impliedPort: boolean,
+    now: number,
     done: Done<LookupResult & { announced: number }>,
   ): void {
+    this.#advance(now);
     this.#lookup(infohash, 'get_peers', [], (err, result, lookup) => {
       if (err !== undefined || result === undefined || lookup === undefined) {
         done(err ?? new KrpcError(KrpcErrorCode.GENERIC, 'lookup failed', 'library'), undefined);
@@ -425,7 +453,12 @@ export class DhtCore {
    * BEP 44 get: looks `target` up and returns the item — an immutable value whose SHA-1
    * matches, or the verified mutable item with the highest seq (undefined when none).
    */
-  get(target: NodeId, done: Done<{ item: GotItem | undefined; result: LookupResult }>): void {
+  get(
+    target: NodeId,
+    now: number,
+    done: Done<{ item: GotItem | undefined; result: LookupResult }>,
+  ): void {
+    this.#advance(now);
     let best: GotItem | undefined;
     this.#lookup(
       target,
@@ -463,8 +496,10 @@ export class DhtCore {
   getMutable(
     publicKey: Uint8Array,
     salt: Uint8Array | undefined,
+    now: number,
     done: Done<{ item: GotItem | undefined; result: LookupResult }>,
   ): void {
+    this.#advance(now);
     const target = mutableTarget(publicKey, salt);
     let best: GotItem | undefined;
     const ed = this.#ed25519;
@@ -500,7 +535,8 @@ export class DhtCore {
   }
 
   /** BEP 44 put of an immutable item: get (for tokens), then put to the k closest. */
-  putImmutable(v: BValue, done: Done<PutResult>): void {
+  putImmutable(v: BValue, now: number, done: Done<PutResult>): void {
+    this.#advance(now);
     const err = checkImmutablePut(v);
     if (err !== undefined) {
       done(err, undefined);
@@ -514,8 +550,10 @@ export class DhtCore {
   putMutable(
     secretKey: Uint8Array,
     item: { v: BValue; seq: number; salt?: Uint8Array; cas?: number },
+    now: number,
     done: Done<PutResult>,
   ): void {
+    this.#advance(now);
     const ed = this.#ed25519;
     if (ed === undefined) {
       done(new KrpcError(KrpcErrorCode.GENERIC, 'no ed25519 component', 'library'), undefined);
@@ -801,6 +839,7 @@ export class DhtCore {
         alpha: this.#alpha,
         maxQueries: this.#maxLookupQueries,
         maxCandidates: this.#k * 8,
+        retries: 1,
       },
       this.id,
     );
@@ -940,11 +979,25 @@ export class DhtCore {
   /** Periodic: refresh idle buckets (BEP 5, 15 minutes), ping questionable nodes, sweep. */
   #maintain(now: number): void {
     this.#peers.sweep(now);
+    // A lookup of our own id every 10 minutes (as libtorrent does): neighbours that joined
+    // after us learn of us, and we of them, even while every bucket is fresh by BEP 5's
+    // rule (answers to pings count as changes, so idle-bucket refresh alone is rare).
+    const known = this.table4.size + this.table6.size;
+    if (known < this.#k && this.#seeds.length > 0 && this.#lookupsActive === 0) {
+      // Too few nodes to look anything up (the bootstrap was lost, or the network churned
+      // away): join again through the bootstrap nodes.
+      this.bootstrap(this.#seeds, now, () => {});
+    } else if (now >= this.#selfRefreshAt && known > 0) {
+      // Seeded with the bootstrap nodes too: a group of nodes that only know each other
+      // (their first answers were lost) reconnects to the rest of the network this way.
+      this.#selfRefreshAt = now + SELF_REFRESH_MS;
+      this.#lookup(this.id, 'find_node', this.#seeds, () => {});
+    }
     for (const [key, stored] of this.#items) if (stored.expires <= now) this.#items.delete(key);
     for (const table of [this.table4, this.table6]) {
       if (table.size === 0) continue;
       for (const target of table.takeRefreshTargets(now, this.#random)) {
-        this.findNode(target, () => {});
+        this.findNode(target, now, () => {});
       }
       for (const c of table.takeQuestionable(now, this.#k)) this.#query(c, 'ping', {}, () => {});
     }

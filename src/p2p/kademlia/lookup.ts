@@ -21,6 +21,8 @@ export interface Candidate {
   state: CandidateState;
   /** get_peers / get: the write token the node gave us (for announce_peer / put). */
   token: Uint8Array | undefined;
+  /** Times this candidate was asked again after a timeout. */
+  retries?: number;
 }
 
 export interface LookupOptions {
@@ -30,6 +32,8 @@ export interface LookupOptions {
   maxQueries: number;
   /** Candidates kept (closest first); farther ones are forgotten. */
   maxCandidates: number;
+  /** Extra attempts after a timeout. */
+  retries: number;
 }
 
 export class Lookup {
@@ -100,7 +104,7 @@ export class Lookup {
     const out: Candidate[] = [];
     const { alpha, k, maxQueries } = this.options;
     while (this.#inflight < alpha && this.#queries < maxQueries) {
-      let pick = this.#unknown.find((c) => c.state === 'new');
+      let pick: Candidate | undefined = this.#unknown.find((c) => c.state === 'new');
       if (pick === undefined) {
         // The closest unqueried among the k closest live candidates.
         let live = 0;
@@ -144,9 +148,18 @@ export class Lookup {
     }
   }
 
+  /**
+   * The query timed out. A known-id candidate is asked once more (a lost datagram is not a
+   * dead node — BEP 5 tries a node twice before calling it bad); then it has failed.
+   */
   failed(c: Candidate): void {
     if (c.state !== 'inflight') return;
     this.#inflight--;
+    if ((c.retries ?? 0) < this.options.retries) {
+      c.retries = (c.retries ?? 0) + 1;
+      c.state = 'new';
+      return;
+    }
     c.state = 'failed';
   }
 

@@ -168,17 +168,19 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
   }
 
   async bootstrap(seeds: readonly PeerInfo[]): Promise<LookupResult> {
-    const r = await this.#run<LookupResult>((done) => this.core.bootstrap(seeds, done));
+    const r = await this.#run<LookupResult>((done) =>
+      this.core.bootstrap(seeds, this.#timers.now(), done),
+    );
     this.emit('ready');
     return r;
   }
 
   findNode(target: NodeId): Promise<LookupResult> {
-    return this.#run((done) => this.core.findNode(target, done));
+    return this.#run((done) => this.core.findNode(target, this.#timers.now(), done));
   }
 
   getPeers(infohash: NodeId): Promise<LookupResult> {
-    return this.#run((done) => this.core.getPeers(infohash, done));
+    return this.#run((done) => this.core.getPeers(infohash, this.#timers.now(), done));
   }
 
   announce(
@@ -186,29 +188,31 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     port: number,
     impliedPort = false,
   ): Promise<LookupResult & { announced: number }> {
-    return this.#run((done) => this.core.announce(infohash, port, impliedPort, done));
+    return this.#run((done) =>
+      this.core.announce(infohash, port, impliedPort, this.#timers.now(), done),
+    );
   }
 
   get(target: NodeId): Promise<{ item: GotItem | undefined; result: LookupResult }> {
-    return this.#run((done) => this.core.get(target, done));
+    return this.#run((done) => this.core.get(target, this.#timers.now(), done));
   }
 
   getMutable(
     publicKey: Uint8Array,
     salt?: Uint8Array,
   ): Promise<{ item: GotItem | undefined; result: LookupResult }> {
-    return this.#run((done) => this.core.getMutable(publicKey, salt, done));
+    return this.#run((done) => this.core.getMutable(publicKey, salt, this.#timers.now(), done));
   }
 
   putImmutable(v: BValue): Promise<PutResult> {
-    return this.#run((done) => this.core.putImmutable(v, done));
+    return this.#run((done) => this.core.putImmutable(v, this.#timers.now(), done));
   }
 
   putMutable(
     secretKey: Uint8Array,
     item: { v: BValue; seq: number; salt?: Uint8Array; cas?: number },
   ): Promise<PutResult> {
-    return this.#run((done) => this.core.putMutable(secretKey, item, done));
+    return this.#run((done) => this.core.putMutable(secretKey, item, this.#timers.now(), done));
   }
 
   /** Writes the routing table (both families) and our id to `statePath` (atomically). */

@@ -17,7 +17,7 @@ function network(n: number, seed = 7, components: Partial<DhtComponents> = {}): 
   const first = d.add();
   for (let i = 1; i < n; i++) {
     const core = d.add();
-    core.bootstrap([d.addr(first)], () => {});
+    core.bootstrap([d.addr(first)], d.now, () => {});
     d.run(d.now + 50);
   }
   d.run(d.now + 10_000);
@@ -42,7 +42,7 @@ describe('DhtCore', () => {
       const target = rand(20);
       const from = cores[Math.floor(d.rand() * cores.length)]!;
       let result: LookupResult | undefined;
-      from.findNode(target, (err, r) => {
+      from.findNode(target, d.now, (err, r) => {
         expect(err).toBeUndefined();
         result = r;
       });
@@ -59,14 +59,14 @@ describe('DhtCore', () => {
     const cores = [...d.nodes.values()];
     const infohash = randomBytes(d.rand)(20);
     let announced: number | undefined;
-    cores[3]!.announce(infohash, 51413, false, (err, r) => {
+    cores[3]!.announce(infohash, 51413, false, d.now, (err, r) => {
       expect(err).toBeUndefined();
       announced = r!.announced;
     });
     d.runUntil(() => announced !== undefined);
     expect(announced).toBeGreaterThan(0);
     let peers: { address: string; port: number }[] | undefined;
-    cores[40]!.getPeers(infohash, (_err, r) => (peers = r!.peers));
+    cores[40]!.getPeers(infohash, d.now, (_err, r) => (peers = r!.peers));
     d.runUntil(() => peers !== undefined);
     expect(peers).toContainEqual(
       expect.objectContaining({ address: d.addr(cores[3]!).address, port: 51413 }),
@@ -109,7 +109,7 @@ describe('DhtCore BEP 44', () => {
     const cores = [...d.nodes.values()];
     let target: Uint8Array | undefined;
     let stored = 0;
-    cores[5]!.putImmutable('Hello World!', (err, r) => {
+    cores[5]!.putImmutable('Hello World!', d.now, (err, r) => {
       expect(err).toBeUndefined();
       target = r!.target;
       stored = r!.stored;
@@ -118,7 +118,7 @@ describe('DhtCore BEP 44', () => {
     expect(idToHex(target!)).toBe('e5f96f6f38320f0f33959cb4d3d656452117aadb'); // BEP 44 vector
     expect(stored).toBeGreaterThan(0);
     let got: unknown;
-    cores[50]!.get(target!, (_e, r) => (got = r!.item?.v));
+    cores[50]!.get(target!, d.now, (_e, r) => (got = r!.item?.v));
     d.runUntil(() => got !== undefined);
     expect(Buffer.from(got as Uint8Array).toString()).toBe('Hello World!');
   });
@@ -130,7 +130,7 @@ describe('DhtCore BEP 44', () => {
     const salt = Buffer.from('foobar');
     const put = (core: (typeof cores)[0], item: { v: string; seq: number; cas?: number }) => {
       let out: { codes: number[]; stored: number } | undefined;
-      core.putMutable(seed, { ...item, salt }, (err, r) => {
+      core.putMutable(seed, { ...item, salt }, d.now, (err, r) => {
         out =
           err !== undefined
             ? { codes: [(err as KrpcError).wireCode], stored: 0 }
@@ -141,13 +141,19 @@ describe('DhtCore BEP 44', () => {
     };
     expect(put(cores[1]!, { v: 'first', seq: 1 }).stored).toBeGreaterThan(0);
     expect(put(cores[2]!, { v: 'second', seq: 2 }).stored).toBeGreaterThan(0);
-    // Nodes holding seq 2 refuse a lower seq (302) and a cas that is not 2 (301).
+    // Nodes holding seq 2 refuse a lower seq (302).
     expect(put(cores[3]!, { v: 'older', seq: 1 }).codes).toContain(302);
-    expect(put(cores[4]!, { v: 'cas', seq: 3, cas: 1 }).codes).toContain(301);
     let got: { v: unknown; seq?: number } | undefined;
-    cores[55]!.getMutable(nodeEd25519.publicKeyFromSecret(seed), salt, (_e, r) => (got = r!.item));
+    cores[55]!.getMutable(
+      nodeEd25519.publicKeyFromSecret(seed),
+      salt,
+      d.now,
+      (_e, r) => (got = r!.item),
+    );
     d.runUntil(() => got !== undefined);
     expect(Buffer.from(got!.v as Uint8Array).toString()).toBe('second');
     expect(got!.seq).toBe(2);
+    // ... and a cas that is not their seq (301).
+    expect(put(cores[4]!, { v: 'cas', seq: 3, cas: 1 }).codes).toContain(301);
   });
 });
