@@ -30,6 +30,7 @@ import {
   verifyMutable,
 } from './bep44.js';
 import type { Ed25519, MutableItem, MutablePut } from './bep44.js';
+import { isCompliantId } from './bep42.js';
 import { MAX_SALT_LENGTH } from './codes.js';
 import { idEquals, idToHex, isId, randomIdWithPrefix } from './id.js';
 import type { NodeId, RandomBytes } from './id.js';
@@ -69,6 +70,14 @@ export interface DhtOptions {
   maxPendingQueries?: number;
   /** BEP 43: never answer queries and mark ours read-only. @default false */
   readOnly?: boolean;
+  /**
+   * BEP 42 node-id policy for other nodes: 'require' keeps nodes whose id does not match
+   * their IP (crc32c rule; local networks exempt) out of the routing table; 'prefer' keeps
+   * them but never hands them to others in `nodes`; 'off' ignores ids (libtorrent's
+   * default, as most of the network is not compliant).
+   * @default 'off'
+   */
+  nodeIdPolicy?: 'off' | 'prefer' | 'require';
   /** Client version sent in `v` (BEP 5): 4 bytes. @default "GN01" */
   version?: Uint8Array;
   /** Peers returned per get_peers answer (keeps the datagram small). @default 50 */
@@ -180,6 +189,7 @@ export class DhtCore {
   readonly #maxLookups: number;
   readonly #maxPending: number;
   readonly #readOnly: boolean;
+  readonly #idPolicy: 'off' | 'prefer' | 'require';
   readonly #version: Uint8Array;
   readonly #maxPeersPerResponse: number;
   readonly #ratePerIp: number;
@@ -267,6 +277,10 @@ export class DhtCore {
     this.#maxItems = checkInt('maxItems', options.maxItems, 1000, 0, 10_000_000);
     this.#itemTtlMs = checkInt('itemTtlMs', options.itemTtlMs, 2 * 3_600_000, 1000, 2 ** 31 - 1);
     this.#readOnly = options.readOnly ?? false;
+    this.#idPolicy = options.nodeIdPolicy ?? 'off';
+    if (!['off', 'prefer', 'require'].includes(this.#idPolicy)) {
+      throw new InvalidOptionError("dht option nodeIdPolicy must be 'off', 'prefer' or 'require'");
+    }
     this.#version = options.version ?? DEFAULT_VERSION;
     this.table4 = new RoutingTable(this.id, { k: this.#k });
     this.table6 = new RoutingTable(this.id, { k: this.#k });
@@ -784,18 +798,18 @@ export class DhtCore {
     // BEP 5: only nodes known to answer are handed out (those heard only through their
     // queries are pinged first: see #heard).
     const verifiedOnly = { verifiedOnly: true };
-    if (n4) {
-      r.nodes = encodeNodes(
-        this.table4.closest(target, this.#k, verifiedOnly).map(toNodeInfo),
-        'IPv4',
-      );
-    }
-    if (n6) {
-      r.nodes6 = encodeNodes(
-        this.table6.closest(target, this.#k, verifiedOnly).map(toNodeInfo),
-        'IPv6',
-      );
-    }
+    const pick = (table: RoutingTable): NodeInfo[] => {
+      if (this.#idPolicy !== 'prefer')
+        return table.closest(target, this.#k, verifiedOnly).map(toNodeInfo);
+      // BEP 42 'prefer': only compliant ids are passed on.
+      return table
+        .closest(target, this.#k * 4, verifiedOnly)
+        .filter((c) => isCompliantId(c.id, c.address))
+        .slice(0, this.#k)
+        .map(toNodeInfo);
+    };
+    if (n4) r.nodes = encodeNodes(pick(this.table4), 'IPv4');
+    if (n6) r.nodes6 = encodeNodes(pick(this.table6), 'IPv6');
     return r;
   }
 
@@ -963,6 +977,7 @@ export class DhtCore {
 
   #heard(id: NodeId, from: SocketAddress, kind: 'query' | 'response'): void {
     if (idEquals(id, this.id)) return;
+    if (this.#idPolicy === 'require' && !isCompliantId(id, from.address)) return;
     const contact: Contact = { id, address: from.address, port: from.port, family: from.family };
     const result = this.#table(from.family).heard(contact, this.#now, kind);
     if (result.added) {

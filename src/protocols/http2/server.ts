@@ -333,8 +333,20 @@ class Session implements Http2ConnectionHandler {
    */
   startUpgraded(fields: RequestFields, settings: Uint8Array, rest: Uint8Array): void {
     const stream = this.core.adoptUpgradeStream(settings);
-    this.onRequest(stream, fields, true);
+    // The response on stream 1 waits for the client's connection preface: curl (7.88)
+    // fails when more than 32 KiB follow the 101 before it switched protocols.
+    this.#upgraded = { stream, fields };
     this.start(rest);
+  }
+
+  /** The upgraded request, held until the client's preface arrived. */
+  #upgraded: { stream: Http2Stream; fields: RequestFields } | undefined = undefined;
+
+  onSettings(): void {
+    const pending = this.#upgraded;
+    if (pending === undefined) return;
+    this.#upgraded = undefined;
+    if (pending.stream.state !== 'closed') this.onRequest(pending.stream, pending.fields, true);
   }
 
   // ── transport events ──

@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '../../../src/p2p/kademlia/bencode.js';
 import type { BDict } from '../../../src/p2p/kademlia/bencode.js';
+import { DhtCore } from '../../../src/p2p/kademlia/dht.js';
 import type { DhtComponents, LookupResult } from '../../../src/p2p/kademlia/dht.js';
+import { nodeIdForIp } from '../../../src/p2p/kademlia/bep42.js';
 import type { KrpcError } from '../../../src/p2p/kademlia/errors.js';
 import { nodeEd25519 } from '../../../src/p2p/kademlia/ed25519-node.js';
 import { compareDistance, idToHex } from '../../../src/p2p/kademlia/id.js';
@@ -155,5 +157,72 @@ describe('DhtCore BEP 44', () => {
     expect(got!.seq).toBe(2);
     // ... and a cas that is not their seq (301).
     expect(put(cores[4]!, { v: 'cas', seq: 3, cas: 1 }).codes).toContain(301);
+  });
+});
+
+describe('DhtCore BEP 42 node-id policy', () => {
+  const publicIp = '124.31.75.21'; // BEP 42's first example address
+  const rand = randomBytes(() => 0.5);
+  const ask = (core: DhtCore, id: Uint8Array, address: string, t: string): void => {
+    core.receive(
+      encode({ t, y: 'q', q: 'ping', a: { id } }),
+      { address, port: 6881, family: 'IPv4' },
+      0,
+    );
+    // Answer the verification ping the core sends to a node new to it.
+    for (const out of core.takeOutput()) {
+      const m = decode(out.data) as BDict;
+      if (Buffer.from(m.y as Uint8Array).toString() === 'q') {
+        core.receive(
+          encode({ t: m.t as Uint8Array, y: 'r', r: { id } }),
+          { address, port: 6881, family: 'IPv4' },
+          1,
+        );
+      }
+    }
+  };
+
+  it("'require' keeps ids that do not match their IP out of the table; compliant and local ones get in", () => {
+    const core = new DhtCore({ random: rand }, { nodeIdPolicy: 'require' });
+    const compliant = nodeIdForIp(publicIp, 1, rand);
+    const random = Uint8Array.from({ length: 20 }, (_, i) => (i * 37 + 11) & 0xff);
+    ask(core, random, publicIp, 'aa');
+    expect(core.table4.has(random)).toBe(false);
+    ask(core, compliant, publicIp, 'ab');
+    expect(core.table4.has(compliant)).toBe(true);
+    // BEP 42: local networks are exempt.
+    const local = Uint8Array.from({ length: 20 }, (_, i) => (i * 53 + 7) & 0xff);
+    ask(core, local, '192.168.1.9', 'ac');
+    expect(core.table4.has(local)).toBe(true);
+  });
+
+  it("'off' (the default) accepts any id", () => {
+    const core = new DhtCore({ random: rand });
+    const random = Uint8Array.from({ length: 20 }, (_, i) => (i * 37 + 11) & 0xff);
+    ask(core, random, publicIp, 'aa');
+    expect(core.table4.has(random)).toBe(true);
+  });
+
+  it("'prefer' keeps non-compliant nodes but hands out only compliant ones in nodes", () => {
+    const core = new DhtCore({ random: rand }, { nodeIdPolicy: 'prefer' });
+    const compliant = nodeIdForIp(publicIp, 1, rand);
+    const other = Uint8Array.from({ length: 20 }, (_, i) => (i * 37 + 11) & 0xff);
+    ask(core, other, '8.8.8.8', 'aa');
+    ask(core, compliant, publicIp, 'ab');
+    expect(core.table4.has(other)).toBe(true);
+    core.receive(
+      encode({
+        t: 'fn',
+        y: 'q',
+        q: 'find_node',
+        a: { id: new Uint8Array(20).fill(9), target: other },
+      }),
+      { address: '10.1.1.1', port: 1, family: 'IPv4' },
+      2,
+    );
+    const answer = decode(core.takeOutput()[0]!.data) as BDict;
+    const nodes = (answer.r as BDict).nodes as Uint8Array;
+    expect(nodes.length).toBe(26);
+    expect(idToHex(nodes.subarray(0, 20))).toBe(idToHex(compliant));
   });
 });
