@@ -262,7 +262,22 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     if (this.#closed) return;
     this.core.handleTimeout(this.#timers.now());
     this.#flush();
+    this.#publish();
   };
+
+  /** Routing table and traffic gauges for monitoring (`ghostnet_dht_*`). */
+  #publish(): void {
+    const s = this.core.stats();
+    const o = this.#observer;
+    o.gauge('dht_routing_table_nodes', s.nodes, { family: 'ipv4' });
+    o.gauge('dht_routing_table_nodes', s.nodes6, { family: 'ipv6' });
+    o.gauge('dht_queries', s.queriesIn, { direction: 'in' });
+    o.gauge('dht_queries', s.queriesOut, { direction: 'out' });
+    o.gauge('dht_lookups', s.lookups, { state: 'started' });
+    o.gauge('dht_lookups', s.lookupsActive, { state: 'active' });
+    o.gauge('dht_query_timeouts', s.timeouts);
+    o.gauge('dht_infohashes', s.infohashes);
+  }
 
   #flush(): void {
     if (this.#closed) return;
