@@ -7,23 +7,19 @@
  * synchronously are flushed once per received chunk (one writev for a pipelined batch);
  * responses ended later are flushed once per microtask. No timer per request.
  */
-
-import type { Drainable } from '../../lifecycle/drainable.js';
-import { ConnectionTracker } from '../../lifecycle/connection-tracker.js';
 import type { Logger } from '../../monitoring/logger.js';
 import { noopObserver } from '../../monitoring/observer.js';
 import type { Observer } from '../../monitoring/observer.js';
-import { listenTcp } from '../../transport/tcp.js';
 import type { TcpServerOptions } from '../../transport/tcp.js';
-import { listenTls } from '../../transport/tls.js';
 import type { TlsServerOptions } from '../../transport/tls.js';
-import type { SocketAddress, StreamConnection, StreamServer } from '../../transport/types.js';
+import type { StreamConnection } from '../../transport/types.js';
 import { BodyStream } from '../http/body.js';
 import { errorResponse } from '../http/error-response.js';
 import { RequestAbortedError } from '../http/errors.js';
 import type { HeaderList } from '../http/headers.js';
 import { ServerRequest } from '../http/request.js';
 import { ServerResponse } from '../http/response.js';
+import { SessionServer } from '../http/session-server.js';
 import type { Handler, HttpRequest, ResponseSink } from '../http/types.js';
 import type { Http1Limits } from './limits.js';
 import { DateCache } from './serializer.js';
@@ -508,10 +504,8 @@ class Session implements Http1ServerConnectionHandler {
 }
 
 /** An HTTP/1.1 server: accepts transport connections and serves `handler` on them. */
-export class Http1Server {
+export class Http1Server extends SessionServer<Session> {
   readonly handler: Handler;
-  readonly tracker = new ConnectionTracker<StreamConnection>();
-  readonly sessions = new Set<Session>();
   readonly observer: Observer;
   /** An observer other than the no-op one is installed (request timing is then measured). */
   readonly observing: boolean;
@@ -521,12 +515,10 @@ export class Http1Server {
   readonly bodyLimit: number;
   readonly onUpgrade: Http1ServerOptions['onUpgrade'];
   readonly coreOptions: ConstructorParameters<typeof Http1ServerConnection>[2];
-  scheme: 'http' | 'https' = 'http';
-  #transport: StreamServer | undefined = undefined;
-  #closing: Promise<void> | undefined = undefined;
   readonly options: Readonly<Http1ServerOptions>;
 
   constructor(handler: Handler, options: Http1ServerOptions = {}) {
+    super('http1');
     this.handler = handler;
     this.options = options;
     this.observer = options.observer ?? noopObserver;
@@ -552,83 +544,22 @@ export class Http1Server {
     new Http1ServerConnection(NOOP_HANDLER, 0, this.coreOptions);
   }
 
-  /** The bound address (after `listen`). */
-  get address(): SocketAddress {
-    if (this.#transport === undefined) return { address: '', port: 0, family: 'IPv4' };
-    return this.#transport.address;
-  }
-
-  /** Open connections. */
-  get connections(): number {
-    return this.sessions.size;
-  }
-
   /**
    * Serve HTTP/1.1 on a connection from any transport (TCP, TLS, memory). `initial` are
    * bytes already read from it (by a server that sniffed for the HTTP/2 preface).
    */
   handleConnection = (conn: StreamConnection, initial?: Uint8Array): void => {
-    if (this.#closing !== undefined) {
-      conn.destroy();
-      return;
-    }
-    this.tracker.track(conn);
-    if (conn.closed) return;
-    this.sessions.add(new Session(this, conn, initial));
+    if (this.admit(conn)) this.sessions.add(new Session(this, conn, initial));
   };
 
   /** Bind TCP (or TLS when `options.tls`) and start accepting. */
   async listen(): Promise<this> {
-    const o = this.options;
-    const tcp: TcpServerOptions = {
-      ...(o.host !== undefined ? { host: o.host } : {}),
-      ...(o.port !== undefined ? { port: o.port } : {}),
-      ...(o.backlog !== undefined ? { backlog: o.backlog } : {}),
-      ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+    await this.bind({
+      ...this.options,
       highWaterMark: this.highWaterMark,
       observer: this.observer,
-    };
-    if (o.tls !== undefined) {
-      this.scheme = 'https';
-      this.#transport = await listenTls({ ...tcp, ...o.tls }, this.handleConnection);
-    } else {
-      this.#transport = await listenTcp(tcp, this.handleConnection);
-    }
+    });
     return this;
-  }
-
-  /**
-   * Graceful close: stop accepting, close idle keep-alive connections at once, let in-flight
-   * requests finish (their responses say `Connection: close`), resolve when all are closed.
-   */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      await this.#transport?.stopAccepting();
-      const drained = this.tracker.drain();
-      for (const s of [...this.sessions]) s.shutdown();
-      await drained;
-      await this.#transport?.destroy();
-    })();
-    return this.#closing;
-  }
-
-  /** Tear everything down now. */
-  async destroy(): Promise<void> {
-    this.#closing ??= Promise.resolve();
-    this.tracker.destroyAll();
-    await this.#transport?.destroy();
-  }
-
-  /** For the ShutdownManager (lifecycle): stop accepting, drain, destroy on the deadline. */
-  get drainable(): Drainable {
-    return {
-      name: 'http1',
-      stopAccepting: async () => {
-        await this.#transport?.stopAccepting();
-      },
-      drain: () => this.close(),
-      destroy: () => this.destroy(),
-    };
   }
 }
 

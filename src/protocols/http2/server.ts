@@ -12,22 +12,19 @@
  * Hot path: the handler runs inside the core's callback; output is flushed once per
  * received chunk, and once per microtask for responses written later.
  */
-import type { Drainable } from '../../lifecycle/drainable.js';
-import { ConnectionTracker } from '../../lifecycle/connection-tracker.js';
 import type { Logger } from '../../monitoring/logger.js';
 import { noopObserver } from '../../monitoring/observer.js';
 import type { Observer } from '../../monitoring/observer.js';
-import { listenTcp } from '../../transport/tcp.js';
 import type { TcpServerOptions } from '../../transport/tcp.js';
-import { listenTls } from '../../transport/tls.js';
 import type { TlsServerOptions } from '../../transport/tls.js';
-import type { SocketAddress, StreamConnection, StreamServer } from '../../transport/types.js';
+import type { StreamConnection } from '../../transport/types.js';
 import { BodyStream } from '../http/body.js';
 import { errorResponse } from '../http/error-response.js';
 import { RequestAbortedError } from '../http/errors.js';
 import { HeaderList } from '../http/headers.js';
 import { ServerRequest } from '../http/request.js';
 import { ServerResponse } from '../http/response.js';
+import { SessionServer } from '../http/session-server.js';
 import type { Handler, HttpRequest, ResponseSink } from '../http/types.js';
 import { DateCache } from '../http1/serializer.js';
 import { ErrorCode } from './codes.js';
@@ -553,10 +550,8 @@ class Session implements Http2ConnectionHandler {
 }
 
 /** An HTTP/2 server: accepts transport connections and serves `handler` on them. */
-export class Http2Server {
+export class Http2Server extends SessionServer<Session> {
   readonly handler: Handler;
-  readonly tracker = new ConnectionTracker<StreamConnection>();
-  readonly sessions = new Set<Session>();
   readonly observer: Observer;
   readonly observing: boolean;
   readonly logger: Logger | undefined;
@@ -567,12 +562,10 @@ export class Http2Server {
   readonly idleTimeoutMs: number;
   readonly onConnect: Http2ServerOptions['onConnect'];
   readonly options: Readonly<Http2ServerOptions>;
-  scheme: 'http' | 'https' = 'http';
   readonly #dates = new DateCache();
-  #transport: StreamServer | undefined = undefined;
-  #closing: Promise<void> | undefined = undefined;
 
   constructor(handler: Handler, options: Http2ServerOptions = {}) {
+    super('h2');
     this.handler = handler;
     this.options = options;
     this.observer = options.observer ?? noopObserver;
@@ -600,26 +593,12 @@ export class Http2Server {
     return this.#dates.get(Date.now());
   }
 
-  get address(): SocketAddress {
-    if (this.#transport === undefined) return { address: '', port: 0, family: 'IPv4' };
-    return this.#transport.address;
-  }
-
-  get connections(): number {
-    return this.sessions.size;
-  }
-
   /**
    * Serve HTTP/2 on a connection from any transport. `initial` are bytes already read
    * from it (the start of the client preface).
    */
   handleConnection = (conn: StreamConnection, initial?: Uint8Array): void => {
-    if (this.#closing !== undefined) {
-      conn.destroy();
-      return;
-    }
-    this.tracker.track(conn);
-    if (conn.closed) return;
+    if (!this.admit(conn)) return;
     const session = new Session(this, conn);
     this.sessions.add(session);
     session.start(initial);
@@ -631,7 +610,7 @@ export class Http2Server {
    * the request has no body and carries HTTP2-Settings.
    */
   upgradeFromHttp1(req: HttpRequest, conn: StreamConnection, rest: Uint8Array): void {
-    if (this.#closing !== undefined) {
+    if (this.closing) {
       conn.destroy();
       return;
     }
@@ -701,57 +680,16 @@ export class Http2Server {
 
   /** Bind TCP (h2c prior knowledge) or TLS (ALPN h2). */
   async listen(): Promise<this> {
-    const o = this.options;
-    const tcp: TcpServerOptions = {
-      ...(o.host !== undefined ? { host: o.host } : {}),
-      ...(o.port !== undefined ? { port: o.port } : {}),
-      ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
-      highWaterMark: this.highWaterMark,
-      observer: this.observer,
-    };
-    if (o.tls !== undefined) {
-      this.scheme = 'https';
-      this.#transport = await listenTls({ ...tcp, alpnProtocols: ['h2'], ...o.tls }, (conn) =>
-        this.handleConnection(conn),
-      );
-    } else {
-      this.#transport = await listenTcp(tcp, (conn) => this.handleConnection(conn));
-    }
+    await this.bind(
+      { ...this.options, highWaterMark: this.highWaterMark, observer: this.observer },
+      ['h2'],
+    );
     return this;
-  }
-
-  /** Graceful close: GOAWAY on every connection, let open streams finish. */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      await this.#transport?.stopAccepting();
-      const drained = this.tracker.drain();
-      for (const s of [...this.sessions]) s.shutdown();
-      await drained;
-      await this.#transport?.destroy();
-    })();
-    return this.#closing;
   }
 
   /** Begins a graceful shutdown of live sessions without touching the listener. */
   shutdownSessions(): void {
     for (const s of [...this.sessions]) s.shutdown();
-  }
-
-  async destroy(): Promise<void> {
-    this.#closing ??= Promise.resolve();
-    this.tracker.destroyAll();
-    await this.#transport?.destroy();
-  }
-
-  get drainable(): Drainable {
-    return {
-      name: 'h2',
-      stopAccepting: async () => {
-        await this.#transport?.stopAccepting();
-      },
-      drain: () => this.close(),
-      destroy: () => this.destroy(),
-    };
   }
 }
 

@@ -44,10 +44,16 @@ export function recordingLogger() {
   return { logger: make({}), records };
 }
 
-/** Waits (in event-loop turns, not time) until `cond` holds; fails after `turns`. */
-export async function until(cond: () => boolean, turns = 10_000): Promise<void> {
-  for (let i = 0; i < turns; i++) {
+/**
+ * Waits until `cond` holds, turning the event loop; fails after `turns` turns AND at least
+ * `minMs` of wall time. Turns alone are not enough: zlib works on the thread pool, and on
+ * a loaded machine 10,000 quick turns can pass before it answers (a flake seen in CI).
+ */
+export async function until(cond: () => boolean, turns = 10_000, minMs = 10_000): Promise<void> {
+  const start = Date.now();
+  for (let i = 0; ; i++) {
     if (cond()) return;
+    if (i >= turns && Date.now() - start >= minMs) break;
     await new Promise((resolve) => setImmediate(resolve));
   }
   throw new Error('condition not reached');
