@@ -15,6 +15,7 @@ import {
 } from '../../../src/p2p/kademlia/bencode.js';
 import type { BDict, BValue } from '../../../src/p2p/kademlia/bencode.js';
 import { BencodeError } from '../../../src/p2p/kademlia/errors.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 const latin1 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 const text = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
@@ -34,17 +35,7 @@ function decodeError(
   throw new Error(`decoded without error: ${String(input)}`);
 }
 
-/** Deterministic PRNG (mulberry32), so fuzz failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 /** A random bencodable value of decoded shape (byte strings, safe ints, lists, dicts). */
 function randomValue(rnd: () => number, depth = 0, asciiKeys = false): BValue {

@@ -6,18 +6,9 @@
 import type { SocketAddress } from '../../../src/transport/types.js';
 import { DhtCore } from '../../../src/p2p/kademlia/dht.js';
 import type { DhtComponents, DhtOptions } from '../../../src/p2p/kademlia/dht.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
-/** mulberry32: a small seeded PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;
 
 export function randomBytes(rand: () => number): (n: number) => Uint8Array {
   return (n) => {

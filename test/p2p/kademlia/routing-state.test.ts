@@ -12,16 +12,10 @@ import {
 import type { RoutingStateLimits } from '../../../src/p2p/kademlia/routing-state.js';
 import { RoutingTable } from '../../../src/p2p/kademlia/routing-table.js';
 import type { Contact } from '../../../src/p2p/kademlia/routing-table.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 function seededBytes(seed: number): RandomBytes {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return (n) => Uint8Array.from({ length: n }, () => Math.floor(next() * 256));
 }
 

@@ -9,20 +9,9 @@ import {
 import type { NodeId, RandomBytes } from '../../../src/p2p/kademlia/id.js';
 import { RoutingTable } from '../../../src/p2p/kademlia/routing-table.js';
 import type { Contact, RoutingTableOptions } from '../../../src/p2p/kademlia/routing-table.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 const MIN = 60_000;
-
-/** mulberry32: a tiny seeded PRNG, so every case is reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function seededBytes(seed: number): RandomBytes {
   const next = mulberry32(seed);

@@ -14,6 +14,7 @@ import { BodyStream } from '../../../src/protocols/http/body.js';
 import { HeaderList } from '../../../src/protocols/http/headers.js';
 import { ServerRequest } from '../../../src/protocols/http/request.js';
 import { createExchange } from '../../helpers/http-exchange.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 const BOUNDARY = 'XyZ';
 const CT = `multipart/form-data; boundary=${BOUNDARY}`;
@@ -423,16 +424,7 @@ describe('multipart: limits → 413', () => {
 });
 
 describe('multipart: fuzz (seeded, bounded)', () => {
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
+  const rng = mulberry32;
   const FRAGMENTS = [
     '\r\n',
     '\r',

@@ -9,6 +9,7 @@ import type { Http1MessageKind } from '../../../src/protocols/http1/constants.js
 import { Http1Decoder } from '../../../src/protocols/http1/decoder.js';
 import { Http1Parser } from '../../../src/protocols/http1/parser.js';
 import { loadLlhttpVectors } from '../../helpers/llhttp-vectors.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 const ITERATIONS = 4000;
 const LIMITS = {
@@ -23,17 +24,7 @@ const LIMITS = {
 };
 const INTERESTING = [0x0d, 0x0a, 0x20, 0x09, 0x3a, 0x3b, 0x22, 0x2c, 0x30, 0x61, 0x00, 0xff, 0x7f];
 
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 function mutate(input: Uint8Array, rnd: () => number): Uint8Array {
   const bytes = Array.from(input);
