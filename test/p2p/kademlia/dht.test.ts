@@ -13,6 +13,7 @@ import { nodeEd25519 } from '../../../src/p2p/kademlia/ed25519-node.js';
 import { compareDistance, idToHex } from '../../../src/p2p/kademlia/id.js';
 import type { NodeId } from '../../../src/p2p/kademlia/id.js';
 import { Driver, randomBytes } from './dht-driver.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 function network(n: number, seed = 7, components: Partial<DhtComponents> = {}): Driver {
   const d = new Driver(seed, components);
@@ -224,5 +225,71 @@ describe('DhtCore BEP 42 node-id policy', () => {
     const nodes = (answer.r as BDict).nodes as Uint8Array;
     expect(nodes.length).toBe(26);
     expect(idToHex(nodes.subarray(0, 20))).toBe(idToHex(compliant));
+  });
+});
+
+describe('DhtCore serving limits', () => {
+  const id = new Uint8Array(20).fill(3);
+  const from = { address: '10.4.4.4', port: 4444, family: 'IPv4' as const };
+  const y = (out: { data: Uint8Array }): string =>
+    Buffer.from((decode(out.data) as BDict).y as Uint8Array).toString();
+
+  it('answers at most rateLimitPerIp per second per source IP (burst twice that)', () => {
+    const core = new DhtCore({ random: randomBytes(() => 0.3) }, { rateLimitPerIp: 50 });
+    let answered = 0;
+    for (let i = 0; i < 150; i++) {
+      core.receive(encode({ t: `t${i}`, y: 'q', q: 'ping', a: { id } }), from, 0);
+      answered += core.takeOutput().filter((o) => y(o) === 'r').length;
+    }
+    expect(answered).toBe(100);
+    // Another IP is not affected; and after a second the first is allowed again.
+    core.receive(
+      encode({ t: 'x', y: 'q', q: 'ping', a: { id } }),
+      { ...from, address: '10.4.4.5' },
+      0,
+    );
+    expect(core.takeOutput().filter((o) => y(o) === 'r')).toHaveLength(1);
+    core.receive(encode({ t: 'y', y: 'q', q: 'ping', a: { id } }), from, 1000);
+    expect(core.takeOutput().filter((o) => y(o) === 'r')).toHaveLength(1);
+    expect(core.stats().rateLimited).toBe(50);
+  });
+
+  it('accepts announce tokens up to 10 minutes old and refuses older ones (BEP 5)', () => {
+    const core = new DhtCore({ random: randomBytes(mulberry32(5)) });
+    const infohash = new Uint8Array(20).fill(8);
+    const tokenAt = (now: number): Uint8Array => {
+      core.receive(
+        encode({ t: 'gp', y: 'q', q: 'get_peers', a: { id, info_hash: infohash } }),
+        from,
+        now,
+      );
+      const r = decode(core.takeOutput().find((o) => y(o) === 'r')!.data) as BDict;
+      return (r.r as BDict).token as Uint8Array;
+    };
+    const announce = (token: Uint8Array, now: number): string => {
+      core.receive(
+        encode({
+          t: 'an',
+          y: 'q',
+          q: 'announce_peer',
+          a: { id, info_hash: infohash, port: 9, token },
+        }),
+        from,
+        now,
+      );
+      return y(core.takeOutput().find((o) => y(o) !== 'q')!);
+    };
+    const t0 = tokenAt(0);
+    expect(announce(t0, 9 * 60_000)).toBe('r'); // within 10 minutes
+    const t1 = tokenAt(10 * 60_000);
+    expect(announce(t1, 10 * 60_000 + 1)).toBe('r');
+    expect(announce(t0, 11 * 60_000)).toBe('e'); // older than 10 minutes: 203
+    // A token given to another IP is not valid for this one.
+    expect(
+      announce(
+        tokenAt(11 * 60_000).map((b) => b ^ 1),
+        11 * 60_000,
+      ),
+    ).toBe('e');
   });
 });
