@@ -57,14 +57,18 @@ export function paddedEnd(payload: Uint8Array, start: number): number {
   return end < start + 1 ? -1 : end;
 }
 
+/** The first slab of a connection (an idle connection keeps at most this much). */
+const FIRST_SLAB_SIZE = 2 * 1024;
+/** Slabs double up to this size while a connection keeps writing. */
 const SLAB_SIZE = 16 * 1024;
 
 /**
  * Writes frames. Everything except DATA payloads goes into a slab; `take` hands out what
- * was written since the last call as one subarray.
+ * was written since the last call as one subarray. Slabs start small (most connections
+ * write a SETTINGS frame and a few small responses) and grow for busy ones.
  */
 export class FrameWriter {
-  #slab = new Uint8Array(SLAB_SIZE);
+  #slab = new Uint8Array(0);
   #start = 0;
   #pos = 0;
 
@@ -72,7 +76,9 @@ export class FrameWriter {
   #reserve(n: number, flushTo: Uint8Array[]): number {
     if (this.#pos + n > this.#slab.length) {
       this.take(flushTo);
-      this.#slab = new Uint8Array(Math.max(SLAB_SIZE, n));
+      const next =
+        this.#slab.length === 0 ? FIRST_SLAB_SIZE : Math.min(this.#slab.length * 2, SLAB_SIZE);
+      this.#slab = new Uint8Array(Math.max(next, n));
       this.#start = 0;
       this.#pos = 0;
     }
