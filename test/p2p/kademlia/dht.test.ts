@@ -293,3 +293,27 @@ describe('DhtCore serving limits', () => {
     ).toBe('e');
   });
 });
+
+describe('DhtCore BEP 43 read-only mode', () => {
+  const id = new Uint8Array(20).fill(4);
+  const from = { address: '10.6.6.6', port: 6666, family: 'IPv4' as const };
+
+  it('a read-only node marks its queries ro=1 and answers none', () => {
+    const core = new DhtCore({ random: randomBytes(mulberry32(2)) }, { readOnly: true });
+    core.ping(from, 0, () => {});
+    const [query] = core.takeOutput();
+    expect((decode(query!.data) as BDict).ro).toBe(1);
+    core.receive(encode({ t: 'pp', y: 'q', q: 'ping', a: { id } }), from, 1);
+    expect(core.takeOutput()).toHaveLength(0);
+  });
+
+  it('a query marked ro=1 is answered, but its sender is not added to the routing table', () => {
+    const core = new DhtCore({ random: randomBytes(mulberry32(3)) });
+    core.receive(encode({ t: 'pp', y: 'q', q: 'ping', a: { id }, ro: 1 }), from, 0);
+    const out = core.takeOutput();
+    expect(out).toHaveLength(1); // the answer, and no verification ping
+    expect(core.table4.has(id)).toBe(false);
+    core.receive(encode({ t: 'pq', y: 'q', q: 'ping', a: { id } }), from, 1);
+    expect(core.table4.has(id)).toBe(true);
+  });
+});
