@@ -4,3 +4,4 @@ export * from './metrics.js';
 export * from './exposition.js';
 export * from './logger.js';
 export * from './health.js';
+export * from './diagnostics.js';

@@ -10,6 +10,7 @@ import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { lookup } from 'node:dns/promises';
 import { readFile, rename, writeFile } from 'node:fs/promises';
+import { diagnostics } from '../../monitoring/diagnostics.js';
 import type { Logger } from '../../monitoring/logger.js';
 import type { Observer } from '../../monitoring/observer.js';
 import { noopObserver } from '../../monitoring/observer.js';
@@ -56,6 +57,20 @@ export interface DhtNodeEvents {
 }
 
 const SAVE_INTERVAL_MS = 5 * 60_000;
+
+/** Publishes a finished lookup on `ghostnet:dht:lookup` (when someone listens). */
+function published(kind: string, r: LookupResult): LookupResult {
+  if (diagnostics.dhtLookup.hasSubscribers) {
+    diagnostics.dhtLookup.publish({
+      kind,
+      target: r.target,
+      queries: r.queries,
+      peers: r.peers.length,
+      closest: r.closest.length,
+    });
+  }
+  return r;
+}
 
 function promise<T>(
   start: (done: (err: Error | undefined, r: T | undefined) => void) => void,
@@ -176,11 +191,15 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
   }
 
   findNode(target: NodeId): Promise<LookupResult> {
-    return this.#run((done) => this.core.findNode(target, this.#timers.now(), done));
+    return this.#run<LookupResult>((done) =>
+      this.core.findNode(target, this.#timers.now(), done),
+    ).then((r) => published('find_node', r));
   }
 
   getPeers(infohash: NodeId): Promise<LookupResult> {
-    return this.#run((done) => this.core.getPeers(infohash, this.#timers.now(), done));
+    return this.#run<LookupResult>((done) =>
+      this.core.getPeers(infohash, this.#timers.now(), done),
+    ).then((r) => published('get_peers', r));
   }
 
   announce(

@@ -7,6 +7,7 @@
  * synchronously are flushed once per received chunk (one writev for a pipelined batch);
  * responses ended later are flushed once per microtask. No timer per request.
  */
+import { diagnostics } from '../../monitoring/diagnostics.js';
 import type { Logger } from '../../monitoring/logger.js';
 import { noopObserver } from '../../monitoring/observer.js';
 import type { Observer } from '../../monitoring/observer.js';
@@ -321,6 +322,9 @@ class Session implements Http1ServerConnectionHandler {
   onRequest(info: Http1RequestInfo): void {
     const ex = new Exchange(this, info);
     info.context = ex;
+    if (diagnostics.httpRequestStart.hasSubscribers) {
+      diagnostics.httpRequestStart.publish({ request: ex.req });
+    }
     if (!this.#busy) {
       this.#busy = true;
       this.server.tracker.markBusy(this.conn);
@@ -357,6 +361,12 @@ class Session implements Http1ServerConnectionHandler {
     if (ex === undefined || ex.done) return;
     ex.done = true;
     const server = this.server;
+    if (diagnostics.httpRequestFinish.hasSubscribers) {
+      diagnostics.httpRequestFinish.publish({
+        request: ex.req,
+        outcome: info.aborted ? 'aborted' : String(info.status),
+      });
+    }
     if (server.observing) {
       server.observer.requestFinished(
         'http1',

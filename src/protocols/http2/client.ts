@@ -502,6 +502,7 @@ class Session implements Http2ConnectionHandler {
   }
 
   onConnectionError(err: Http2ConnectionError): void {
+    if (this.#closed) return; // the transport closed: streams were cancelled, no protocol error
     this.client.observer?.error('h2', err.code);
   }
 

@@ -12,6 +12,7 @@
  * Hot path: the handler runs inside the core's callback; output is flushed once per
  * received chunk, and once per microtask for responses written later.
  */
+import { diagnostics } from '../../monitoring/diagnostics.js';
 import type { Logger } from '../../monitoring/logger.js';
 import { noopObserver } from '../../monitoring/observer.js';
 import type { Observer } from '../../monitoring/observer.js';
@@ -467,6 +468,9 @@ class Session implements Http2ConnectionHandler {
     }
     const ex = new Exchange(this, stream, head, endStream);
     stream.context = ex;
+    if (diagnostics.httpRequestStart.hasSubscribers) {
+      diagnostics.httpRequestStart.publish({ request: ex.req });
+    }
     try {
       const r = this.server.handler(ex.req, ex.res);
       if (r !== undefined && typeof (r as Promise<void>).then === 'function') {
@@ -532,12 +536,21 @@ class Session implements Http2ConnectionHandler {
   }
 
   onConnectionError(err: Http2ConnectionError): void {
+    // The transport closing under us resets the open streams through a local CANCEL; that
+    // is not a protocol error worth reporting.
+    if (this.#closed) return;
+    if (diagnostics.http2ConnectionError.hasSubscribers) {
+      diagnostics.http2ConnectionError.publish({ connectionId: this.conn.id, error: err });
+    }
     this.server.observer.error('h2', err.code);
     this.server.logger?.debug({ err, conn: this.conn.id }, 'h2 connection error');
   }
 
   #finished(ex: Exchange, outcome: string): void {
     const server = this.server;
+    if (diagnostics.httpRequestFinish.hasSubscribers) {
+      diagnostics.httpRequestFinish.publish({ request: ex.req, outcome });
+    }
     if (server.observing) {
       server.observer.requestFinished(
         'h2',
