@@ -228,7 +228,8 @@ function makeUpgrade(
       tunnel.respond(200, fields);
     }
     state.open++;
-    void ws.closed.then(() => state.open--);
+    // An event listener rather than `closed.then`: no promise per connection.
+    ws.once('close', () => state.open--);
     onConnection(ws, req);
   };
   return {
@@ -278,7 +279,7 @@ export class WebSocketServer {
       options,
       (ws, req) => {
         this.#clients.add(ws);
-        void ws.closed.then(() => this.#clients.delete(ws));
+        ws.once('close', () => this.#clients.delete(ws));
         onConnection(ws, req);
       },
       options.shouldHandle,

@@ -137,6 +137,13 @@ function defaultNow(): number {
 }
 
 /**
+ * The settled start of the inflate/deflate ordering chains. Shared: a settled promise can be
+ * chained from any number of times, and one per socket costs ~100 bytes on every idle
+ * connection.
+ */
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
  * A WebSocket (RFC 6455) over a stream transport, for either role. `send` queues a
  * message and returns false above the high-water mark. Messages arrive in order as
  * 'message' events and through the async iterator, which pauses the transport when the
@@ -175,11 +182,11 @@ export class WebSocket
 
   // Incoming: events after a pending inflate wait for it (messages stay in order).
   #inflating = 0;
-  #inTail: Promise<void> = Promise.resolve();
+  #inTail: Promise<void> = RESOLVED;
   // Outgoing: messages after a pending deflate wait for it.
   #outPending = 0;
   #outPendingBytes = 0;
-  #outTail: Promise<void> = Promise.resolve();
+  #outTail: Promise<void> = RESOLVED;
 
   #needDrain = false;
   #drainWaiters: (() => void)[] = [];
