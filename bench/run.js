@@ -11,6 +11,7 @@ const SUITES = [
   ['websocket/echo', () => import('./websocket/suite.js')],
   ['http2/hpack', () => import('./http2/hpack.js')],
   ['http2/h2load', () => import('./http2/suite.js')],
+  ['dht', () => import('./dht/suite.js')],
 ];
 
 const filters = process.argv.slice(2);
