@@ -15,6 +15,7 @@ PEERS=(
   "chromium|command -v chromium"  # browser peer: WebSocket from a real page
   "python3-websockets|/usr/bin/python3 -c 'import websockets'" # independent WebSocket client
   "python3-libtorrent|/usr/bin/python3 -c 'import libtorrent'" # libtorrent's Mainline DHT
+  "serf|command -v serf"           # HashiCorp Serf: memberlist gossip peer
   "prometheus|command -v promtool" # checks the Prometheus exposition text
   # strict OpenMetrics parser (Debian's python3, not any other python on PATH)
   "python3-prometheus-client|/usr/bin/python3 -c 'import prometheus_client.openmetrics.parser'"

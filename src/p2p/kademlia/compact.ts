@@ -53,7 +53,8 @@ export function ipv6Bytes(address: string): Uint8Array | undefined {
   return out;
 }
 
-function ipv6Text(b: Uint8Array, at: number): string {
+/** The text form of the 16-byte IPv6 address at `at` in `b`. */
+export function ipv6Text(b: Uint8Array, at: number): string {
   const groups: string[] = [];
   for (let i = 0; i < 8; i++)
     groups.push(((b[at + i * 2]! << 8) | b[at + i * 2 + 1]!).toString(16));
