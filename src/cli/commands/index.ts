@@ -8,6 +8,7 @@ import { serveCommand } from './serve.js';
 import { fetchCommand } from './fetch.js';
 import { wsCommand } from './ws.js';
 import { dhtCommand } from './dht.js';
+import { gossipCommand } from './gossip.js';
 
 export function registerCommands(registry: CommandRegistry): void {
   registry.register(echoCommand);
@@ -15,4 +16,5 @@ export function registerCommands(registry: CommandRegistry): void {
   registry.register(fetchCommand);
   registry.register(wsCommand);
   registry.register(dhtCommand);
+  registry.register(gossipCommand);
 }

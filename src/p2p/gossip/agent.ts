@@ -181,7 +181,13 @@ export class GossipAgent extends EventEmitter<GossipAgentEvents> {
     }
     serf.attach(core);
     const agent = new GossipAgent(core, serf, udp, tcp, timers, options.broadcastTimeout ?? 5000);
-    agent.#flush();
+    // The first flush waits a turn so listeners attached after `await start()` see our own
+    // member-join, as a Serf agent reports its own.
+    agent.#timer = timers.setTimeout(() => {
+      agent.#timer = undefined;
+      agent.#flush();
+    }, 0);
+    agent.#timerAt = timers.now();
     return agent;
   }
 
