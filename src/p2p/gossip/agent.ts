@@ -16,6 +16,8 @@ import type {
   SocketAddress,
   StreamConnection,
 } from '../../transport/types.js';
+import { noopObserver } from '../../monitoring/observer.js';
+import type { Observer } from '../../monitoring/observer.js';
 import { realTimers } from '../sim/timers.js';
 import type { Timers } from '../sim/timers.js';
 import { GossipCore } from './core.js';
@@ -27,6 +29,8 @@ import { Keyring, parseSerfKey } from './wire/keyring.js';
 
 /** memberlist's `maxPushPullRequests`: concurrent inbound streams we serve. */
 export const MAX_INBOUND_STREAMS = 128;
+/** memberlist's `TCPTimeout`: the most an inbound stream exchange may take. */
+export const INBOUND_STREAM_TIMEOUT_MS = 10_000;
 
 export interface GossipAgentOptions extends Omit<
   GossipOptions,
@@ -51,6 +55,8 @@ export interface GossipAgentOptions extends Omit<
   /** Milliseconds to wait for the leave broadcasts to go out. Default 5000 (Serf's). */
   readonly broadcastTimeout?: number;
   readonly timers?: Timers;
+  /** Receives traffic counts and `gossip_*` gauges (see {@link GossipAgent}). */
+  readonly observer?: Observer;
 }
 
 export interface GossipAgentEvents {
@@ -97,6 +103,7 @@ export class GossipAgent extends EventEmitter<GossipAgentEvents> {
   readonly #tcp: TcpServer;
   readonly #timers: Timers;
   readonly #broadcastTimeout: number;
+  readonly #observer: Observer;
   readonly #outbound = new Set<StreamConnection>();
   #timer: unknown;
   #timerAt = Infinity;
@@ -109,8 +116,10 @@ export class GossipAgent extends EventEmitter<GossipAgentEvents> {
     tcp: TcpServer,
     timers: Timers,
     broadcastTimeout: number,
+    observer: Observer,
   ) {
     super();
+    this.#observer = observer;
     this.core = core;
     this.serf = serf;
     this.#udp = udp;
@@ -119,6 +128,7 @@ export class GossipAgent extends EventEmitter<GossipAgentEvents> {
     this.#broadcastTimeout = broadcastTimeout;
     udp.on('message', (data, from) => {
       if (this.#closed) return;
+      this.#observer.bytesReceived('gossip', data.length);
       this.core.receive(data, from, this.#timers.now());
       this.#flush();
     });
@@ -180,7 +190,15 @@ export class GossipAgent extends EventEmitter<GossipAgentEvents> {
       throw err;
     }
     serf.attach(core);
-    const agent = new GossipAgent(core, serf, udp, tcp, timers, options.broadcastTimeout ?? 5000);
+    const agent = new GossipAgent(
+      core,
+      serf,
+      udp,
+      tcp,
+      timers,
+      options.broadcastTimeout ?? 5000,
+      options.observer ?? noopObserver,
+    );
     // The first flush waits a turn so listeners attached after `await start()` see our own
     // member-join, as a Serf agent reports its own.
     agent.#timer = timers.setTimeout(() => {
@@ -271,7 +289,10 @@ export class GossipAgent extends EventEmitter<GossipAgentEvents> {
 
   #flush(): void {
     if (this.#closed) return;
-    for (const d of this.core.takeOutput()) this.#udp.send(d.data, d.to);
+    for (const d of this.core.takeOutput()) {
+      this.#observer.bytesSent('gossip', d.data.length);
+      this.#udp.send(d.data, d.to);
+    }
     for (const s of this.core.takeStreams()) this.#outboundStream(s);
     const events = this.serf.translate(this.core.takeEvents());
     for (const e of [...events, ...this.serf.takeEvents()]) this.emit('event', e);
@@ -287,9 +308,29 @@ export class GossipAgent extends EventEmitter<GossipAgentEvents> {
         if (this.#closed) return;
         this.core.handleTimeout(this.#timers.now());
         this.#flush();
+        this.#publish();
       },
       Math.max(0, at - this.#timers.now()),
     );
+  }
+
+  /**
+   * Gauges for monitoring: `gossip_members{state}`, `gossip_probes{outcome}`,
+   * `gossip_suspicions`, `gossip_refutations`, `gossip_broadcast_queue`,
+   * `gossip_health_score`, `gossip_dropped`, `gossip_push_pulls`.
+   */
+  #publish(): void {
+    const s = this.core.stats();
+    const o = this.#observer;
+    for (const [state, n] of Object.entries(s.members)) o.gauge('gossip_members', n, { state });
+    o.gauge('gossip_probes', s.probes - s.probeFailures, { outcome: 'acked' });
+    o.gauge('gossip_probes', s.probeFailures, { outcome: 'failed' });
+    o.gauge('gossip_suspicions', s.suspicions);
+    o.gauge('gossip_refutations', s.refutations);
+    o.gauge('gossip_broadcast_queue', s.queued);
+    o.gauge('gossip_health_score', s.health);
+    o.gauge('gossip_dropped', s.dropped);
+    o.gauge('gossip_push_pulls', s.pushPulls);
   }
 
   #outboundStream(req: StreamRequest): void {
@@ -361,7 +402,9 @@ export class GossipAgent extends EventEmitter<GossipAgentEvents> {
       conn.destroy();
       return;
     }
-    conn.setIdleTimeout(10_000);
+    // memberlist's TCPTimeout: the whole exchange has 10 s, however slowly bytes trickle in.
+    const deadline = this.#timers.setTimeout(() => conn.destroy(), INBOUND_STREAM_TIMEOUT_MS);
+    conn.once('close', () => this.#timers.clearTimeout(deadline));
     let buf = new Uint8Array(0);
     let handled = false;
     conn.on('error', () => {});

@@ -174,6 +174,8 @@ export interface GossipStats {
   health: number;
   /** Broadcasts waiting to be piggybacked. */
   queued: number;
+  /** Known members (ourselves included) by state. */
+  members: Record<MemberState, number>;
 }
 
 /** A stream exchange the binding should run: connect, write `data`, read one reply. */
@@ -336,7 +338,7 @@ export class GossipCore {
   readonly #crc: boolean;
   readonly #maxMembers: number;
 
-  readonly #stats: Omit<GossipStats, 'health' | 'queued'> = {
+  readonly #stats: Omit<GossipStats, 'health' | 'queued' | 'members'> = {
     packetsIn: 0,
     packetsOut: 0,
     bytesIn: 0,
@@ -448,7 +450,9 @@ export class GossipCore {
   }
 
   stats(): GossipStats {
-    return { ...this.#stats, health: this.#awareness, queued: this.#queue.length };
+    const members: Record<MemberState, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
+    for (const m of this.#members.values()) members[STATE_NAMES[m.state] ?? 'dead']++;
+    return { ...this.#stats, health: this.#awareness, queued: this.#queue.length, members };
   }
 
   /** Every known member (ourselves included), with dead ones not yet reaped. */
