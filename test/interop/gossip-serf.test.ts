@@ -219,6 +219,19 @@ describe('gossip ⇄ Serf (plaintext, LZW compression as Serf defaults)', () => 
     }
   }, 60_000);
 
+  it('changed tags are a member-update both ways', async () => {
+    await expectOk(serfs[1]!.rpc(['tags', '-set', 'idx=one', '-set', 'extra=yes']));
+    await eventually('a member-update for serf-1', () =>
+      log.events.find(
+        (e) => e.event === 'member-update' && e.name === 'serf-1' && e.tags.extra === 'yes',
+      ),
+    );
+    ghost.setTags({ role: 'ghostnet', zone: 'loopback', version: '2' });
+    await eventually('serf-0 to show the new tags', async () =>
+      (await serfs[0]!.member('ghost-a'))?.tags?.version === '2' ? true : undefined,
+    );
+  }, 60_000);
+
   it('a Serf agent that leaves is member-leave; one killed is member-failed', async () => {
     await expectOk(serfs[3]!.rpc(['leave']));
     await eventually('member-leave for serf-late', () => log.find('member-leave', 'serf-late'));

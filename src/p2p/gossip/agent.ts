@@ -242,6 +242,12 @@ export class GossipAgent extends EventEmitter<GossipAgentEvents> {
     return n;
   }
 
+  /** Replaces our tags; members see a member-update (Serf's `serf tags -set`). */
+  setTags(tags: Readonly<Record<string, string>>): void {
+    this.core.setMeta(encodeTags(tags), this.#timers.now());
+    this.#flush();
+  }
+
   /** Sends a Serf user event to every member. */
   userEvent(name: string, payload: Uint8Array, coalesce = true): void {
     this.serf.userEvent(name, payload, coalesce);
