@@ -13,7 +13,7 @@ import { Rng, SimNetwork } from '../../dist/p2p/sim/index.js';
 const K = 8;
 const LOOKUPS = 100;
 
-function build(n, seed, loss) {
+export function build(n, seed, loss) {
   const rng = new Rng(seed);
   const net = new SimNetwork({ seed, loss });
   const nodes = [];
@@ -33,7 +33,7 @@ function build(n, seed, loss) {
   return { net, nodes, rng };
 }
 
-function lookupStats({ net, nodes, rng }, churn) {
+export function lookupStats({ net, nodes, rng }, churn) {
   let queries = 0;
   let exact = 0;
   let nearly = 0;

@@ -1,0 +1,134 @@
+// Lookups on 1,000 nodes: ghostnet's DhtCore on ghostnet/sim against kademlia-dht (the
+// design card's Kademlia baseline) on its own in-memory MockRpc, both with k = 8 and
+// α = 3, both asked for the k closest nodes to 100 random targets from random nodes.
+// Compared: find_node queries per lookup and how often the result is exactly the true k
+// closest (by global sort over every node id, the querier excluded). No loss, no churn:
+// kademlia-dht has no retries, timeouts shorter than a hop, or bucket refresh to test.
+//
+// kademlia-dht declares engines { npm: "1" } and cannot install with the project (its
+// .npmrc has engine-strict); it lives in bench/peers: `npm run bench:peers` first.
+// Usage: node bench/dht/kademlia-dht.js [N]   (default 1000)
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import { build, lookupStats } from './suite.js';
+
+const K = 8;
+const ALPHA = 3;
+const LOOKUPS = 100;
+
+const peerRequire = createRequire(new URL('../peers/package.json', import.meta.url));
+
+function loadPeer() {
+  try {
+    return {
+      kad: peerRequire('kademlia-dht'),
+      Lookup: peerRequire('kademlia-dht/lib/lookup.js'),
+      Id: peerRequire('kademlia-dht/lib/id.js'),
+    };
+  } catch {
+    throw new Error('kademlia-dht is not installed: run `npm run bench:peers` first');
+  }
+}
+
+const cb2promise = (fn) => new Promise((res, rej) => fn((err, v) => (err ? rej(err) : res(v))));
+
+async function buildTheirs(kad, n) {
+  const nodes = [];
+  for (let i = 0; i < n; i++) {
+    const rpc = await cb2promise((cb) => kad.MockRpc.spawn(`node-${i}`, cb));
+    const seeds =
+      nodes.length === 0 ? [] : [nodes[Math.floor(Math.random() * nodes.length)].rpc.endpoint];
+    const dht = await cb2promise((cb) =>
+      kad.Dht.spawn(rpc, seeds, { bucketSize: K, concurrency: ALPHA }, cb),
+    );
+    nodes.push(dht);
+  }
+  return nodes;
+}
+
+function xorCompare(target) {
+  return (a, b) => {
+    for (let i = 0; i < 20; i++) {
+      const x = a[i] ^ target[i];
+      const y = b[i] ^ target[i];
+      if (x !== y) return x - y;
+    }
+    return 0;
+  };
+}
+
+async function lookupsTheirs({ kad, Lookup, Id }, nodes) {
+  let findNodes = 0;
+  const send = kad.MockRpc.prototype.send;
+  kad.MockRpc.prototype.send = function (message, ...rest) {
+    if (message === 'findNode') findNodes++;
+    return send.call(this, message, ...rest);
+  };
+  let queries = 0;
+  let exact = 0;
+  try {
+    for (let i = 0; i < LOOKUPS; i++) {
+      const from = nodes[Math.floor(Math.random() * nodes.length)];
+      const target = randomBytes(20);
+      const id = new Id(target);
+      const before = findNodes;
+      const contacts = await new Promise((res) => {
+        const seeds = from._routes.find(id, ALPHA);
+        Lookup.proceed(id, seeds, from._lookupOpts, (_err, c) => res(c ?? []));
+      });
+      queries += findNodes - before;
+      const want = nodes
+        .filter((d) => d !== from)
+        .map((d) => d._routes.id._buf)
+        .sort(xorCompare(target))
+        .slice(0, K)
+        .map((b) => b.toString('hex'));
+      const got = new Set(contacts.map((c) => c.id._buf.toString('hex')));
+      if (want.every((h) => got.has(h))) exact++;
+    }
+  } finally {
+    kad.MockRpc.prototype.send = send;
+  }
+  return { queries: queries / LOOKUPS, exact: exact / LOOKUPS };
+}
+
+export async function run() {
+  const peer = loadPeer();
+  const n = Number(process.env.BENCH_DHT_N ?? process.argv[2] ?? 1000);
+  const started = Date.now();
+  const ours = lookupStats(build(n, 2026, 0), false);
+  const theirNodes = await buildTheirs(peer.kad, n);
+  const theirs = await lookupsTheirs(peer, theirNodes);
+  for (const d of theirNodes) d.close?.();
+  console.log(
+    `  ${n} nodes, k=${K}, α=${ALPHA}: ghostnet ${ours.queries.toFixed(1)} queries/lookup, ` +
+      `${(ours.exact * 100).toFixed(0)}% exact; kademlia-dht ${theirs.queries.toFixed(1)} ` +
+      `queries/lookup, ${(theirs.exact * 100).toFixed(0)}% exact (${((Date.now() - started) / 1000).toFixed(0)} s wall)`,
+  );
+  return [
+    {
+      name: `dht ${n} queries/lookup vs kademlia-dht`,
+      ours: ours.queries,
+      theirs: theirs.queries,
+      peer: 'kademlia-dht',
+      ratio: ours.queries / theirs.queries,
+      higherIsBetter: false,
+      unit: 'queries',
+    },
+    {
+      name: `dht ${n} exact k-closest % vs kademlia-dht`,
+      ours: ours.exact * 100,
+      theirs: theirs.exact * 100,
+      peer: 'kademlia-dht',
+      ratio: theirs.exact === 0 ? Infinity : ours.exact / theirs.exact,
+      higherIsBetter: true,
+      unit: '%',
+    },
+  ];
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const r of await run()) {
+    console.log(`${r.name.padEnd(40)} ${r.ours.toFixed(1)} vs ${r.peer} ${r.theirs.toFixed(1)}`);
+  }
+}
