@@ -30,4 +30,6 @@ export type {
   SimTraceRecord,
 } from './network.js';
 export { SimDatagramEndpoint } from './endpoint.js';
+export { SimNat } from './nat.js';
+export type { SimNatOptions, SimNatStats, SimNatType } from './nat.js';
 export { SimStateError } from './errors.js';

@@ -16,13 +16,16 @@ import { SimClock } from './clock.js';
 import { SimDatagramEndpoint } from './endpoint.js';
 import { pairwiseLatency } from './latency.js';
 import type { LatencyModel } from './latency.js';
+import { SimNat } from './nat.js';
+import type { SimNatOptions } from './nat.js';
 import { NodeSlot, slotOf } from './node.js';
 import type { NodeOps, SimCore, SimNode } from './node.js';
 import { Rng } from './rng.js';
 import type { RngSeed } from './rng.js';
 import type { Timers } from './timers.js';
 
-export type SimDropReason = 'loss' | 'partition' | 'offline' | 'oversize' | 'unreachable';
+export type SimDropReason =
+  'loss' | 'partition' | 'offline' | 'oversize' | 'unreachable' | 'filtered';
 
 /** One line of the optional trace: a datagram sent, delivered or dropped, or a timeout. */
 export interface SimTraceRecord {
@@ -108,6 +111,13 @@ export interface SimNodeOptions {
    * @default true
    */
   online?: boolean;
+  /**
+   * Put the node behind this NAT (from `addNat`): it gets a private address in
+   * 192.168.0.0/16 unless `address` is given, reachable directly only from nodes behind
+   * the same NAT; everyone else sees its datagrams come from the NAT's public address.
+   * @default undefined (a public node)
+   */
+  nat?: SimNat;
 }
 
 /** What a core factory passed to `addNode` gets to build its core from. */
@@ -127,6 +137,8 @@ export interface SimDropStats {
   readonly offline: number;
   readonly oversize: number;
   readonly unreachable: number;
+  /** Refused by a NAT: no mapping for the port, or its filtering. */
+  readonly filtered: number;
 }
 
 export interface SimNetworkStats {
@@ -210,6 +222,8 @@ export class SimNetwork {
   #complementBits = 0;
   #nextV4 = 0;
   #nextV6 = 0;
+  #nextPrivate = 0;
+  readonly #nats = new Map<string, SimNat>();
 
   #sent = 0;
   #bytesSent = 0;
@@ -220,9 +234,12 @@ export class SimNetwork {
   #dropOffline = 0;
   #dropOversize = 0;
   #dropUnreachable = 0;
+  #dropFiltered = 0;
 
-  readonly #deliverFn = (from: NodeSlot, to: NodeSlot, data: Uint8Array): void =>
-    this.#deliver(from, to, data);
+  readonly #deliverFn = (from: NodeSlot, to: NodeSlot, data: Uint8Array | NatDelivery): void =>
+    data instanceof NatDelivery
+      ? this.#deliver(from, to, data.data, data.source)
+      : this.#deliver(from, to, data, from.address);
   readonly #timeoutFn = (slot: NodeSlot): void => this.#timeout(slot);
 
   constructor(options: SimNetworkOptions = {}) {
@@ -294,7 +311,14 @@ export class SimNetwork {
     const port = checkPort(options.port ?? this.#port);
     let address = options.address;
     let family: AddressFamily;
-    if (address === undefined) {
+    const nat = options.nat;
+    if (nat !== undefined && this.#nats.get(nat.publicAddress) !== nat) {
+      throw new InvalidOptionError('that NAT belongs to another network (use addNat)');
+    }
+    if (address === undefined && nat !== undefined) {
+      family = 'IPv4';
+      address = this.#allocatePrivate(port);
+    } else if (address === undefined) {
       family = options.family ?? this.#family;
       address = this.#allocate(family, port);
     } else {
@@ -304,7 +328,7 @@ export class SimNetwork {
       family = address.includes(':') ? 'IPv6' : 'IPv4';
     }
     const key = addressKey(address, port);
-    if (this.#byKey.has(key)) {
+    if (this.#byKey.has(key) || (nat === undefined && this.#nats.has(address))) {
       throw new BindError(`${address}:${port} is already taken on this sim network`);
     }
     if (this.#slots.length >= LINK_STRIDE) {
@@ -321,6 +345,7 @@ export class SimNetwork {
     }
     const slot = new NodeSlot(this.#slots.length, socketAddress, key, actual, this.#ops, this.#id);
     slot.rng = rng;
+    slot.nat = nat;
     slot.timer = this.clock.createTimer(this.#timeoutFn, slot);
     this.#slots.push(slot);
     this.#byKey.set(key, slot);
@@ -328,6 +353,21 @@ export class SimNetwork {
     if (options.online === false) slot.online = false;
     else this.#poke(slot);
     return slot.handle as SimNode<C>;
+  }
+
+  /**
+   * Adds a NAT router with a public address (see nat.ts for the four behaviours). Nodes go
+   * behind it with `addNode(core, { nat })`.
+   */
+  addNat(options: SimNatOptions): SimNat {
+    const address = options.publicAddress ?? this.#allocate('IPv4', 0);
+    if (address.includes(':')) throw new InvalidOptionError('NATs have IPv4 public addresses');
+    if (this.#nats.has(address) || this.#slots.some((s) => s.address.address === address)) {
+      throw new BindError(`${address} is already in use on this sim network`);
+    }
+    const nat = new SimNat(options, address);
+    this.#nats.set(address, nat);
+    return nat;
   }
 
   /** A `DatagramEndpoint` on this network, for bindings written against sockets. */
@@ -443,7 +483,8 @@ export class SimNetwork {
       this.#dropPartition +
       this.#dropOffline +
       this.#dropOversize +
-      this.#dropUnreachable;
+      this.#dropUnreachable +
+      this.#dropFiltered;
     return {
       nodes: this.#byKey.size,
       online,
@@ -459,6 +500,7 @@ export class SimNetwork {
         offline: this.#dropOffline,
         oversize: this.#dropOversize,
         unreachable: this.#dropUnreachable,
+        filtered: this.#dropFiltered,
       },
       events: this.clock.eventsRun,
     };
@@ -496,7 +538,29 @@ export class SimNetwork {
       this.#drop('oversize', from, undefined, to, size);
       return;
     }
-    const dest = this.#byObject.get(to) ?? this.#byKey.get(addressKey(to.address, to.port));
+    let dest = this.#byObject.get(to) ?? this.#byKey.get(addressKey(to.address, to.port));
+    let source = from.address;
+    if (this.#nats.size !== 0) {
+      // Private addresses route only inside their NAT; anything leaving it is translated,
+      // and a datagram to a NAT's public address goes through its mapping and filtering.
+      if (dest !== undefined && dest.nat !== undefined && dest.nat !== from.nat) dest = undefined;
+      if (from.nat !== undefined && (dest === undefined || dest.nat !== from.nat)) {
+        source = from.nat.outbound(from.address, to, this.clock.now);
+      }
+      const nat = dest === undefined ? this.#nats.get(to.address) : undefined;
+      if (nat !== undefined) {
+        if (from.nat === nat && !nat.hairpin) {
+          this.#drop('filtered', from, undefined, to, size);
+          return;
+        }
+        const inner = nat.inbound(to.port, source, this.clock.now);
+        if (inner === undefined) {
+          this.#drop('filtered', from, undefined, to, size);
+          return;
+        }
+        dest = this.#byKey.get(addressKey(inner.address, inner.port));
+      }
+    }
     if (dest === undefined) {
       this.#drop('unreachable', from, undefined, to, size);
       return;
@@ -520,10 +584,16 @@ export class SimNetwork {
     let delay = this.#latency(from.handle, dest.handle, this.#latencyRng);
     if (!(delay > 0)) delay = 0;
     const payload = this.#copy ? Buffer.from(data) : data;
-    this.clock.scheduleCall(this.clock.now + delay, this.#deliverFn, from, dest, payload);
+    this.clock.scheduleCall(
+      this.clock.now + delay,
+      this.#deliverFn,
+      from,
+      dest,
+      source === from.address ? payload : new NatDelivery(payload, source),
+    );
   }
 
-  #deliver(from: NodeSlot, dest: NodeSlot, data: Uint8Array): void {
+  #deliver(from: NodeSlot, dest: NodeSlot, data: Uint8Array, source: SocketAddress): void {
     let to = dest;
     if (to.stopped) {
       // Whoever holds the address now gets it, as a restarted process would.
@@ -541,7 +611,7 @@ export class SimNetwork {
     const now = this.clock.now;
     if (this.#trace !== undefined)
       this.#record('deliver', from.address, to.address, size, undefined);
-    to.core.receive(data, from.address, now);
+    to.core.receive(data, source, now);
     this.#poke(to);
   }
 
@@ -597,6 +667,9 @@ export class SimNetwork {
         break;
       case 'unreachable':
         this.#dropUnreachable++;
+        break;
+      case 'filtered':
+        this.#dropFiltered++;
         break;
     }
     if (dest !== undefined) dest.dropped++;
@@ -662,6 +735,17 @@ export class SimNetwork {
     }
   }
 
+  #allocatePrivate(port: number): string {
+    for (;;) {
+      const n = ++this.#nextPrivate;
+      if (n >= 0xffff) throw new BindError('192.168.0.0/16 is exhausted on this sim network');
+      const last = n & 0xff;
+      if (last === 0 || last === 0xff) continue;
+      const address = `192.168.${(n >>> 8) & 0xff}.${last}`;
+      if (!this.#byKey.has(addressKey(address, port))) return address;
+    }
+  }
+
   #allocate(family: AddressFamily, port: number): string {
     // Bounded: at most 2^24 candidates in 10/8, 2^32 in fd00::/96 (never reached).
     for (;;) {
@@ -679,7 +763,15 @@ export class SimNetwork {
         address =
           hi === 0 ? `fd00::${lo.toString(16)}` : `fd00::${hi.toString(16)}:${lo.toString(16)}`;
       }
-      if (!this.#byKey.has(addressKey(address, port))) return address;
+      if (!this.#byKey.has(addressKey(address, port)) && !this.#nats.has(address)) return address;
     }
   }
+}
+
+/** A datagram whose source a NAT rewrote (only allocated when one did). */
+class NatDelivery {
+  constructor(
+    readonly data: Uint8Array,
+    readonly source: SocketAddress,
+  ) {}
 }

@@ -5,6 +5,7 @@
  */
 import type { PeerAddress, SocketAddress } from '../../transport/types.js';
 import type { SimTimer } from './clock.js';
+import type { SimNat } from './nat.js';
 import type { Rng } from './rng.js';
 
 /** One datagram a core wants sent. */
@@ -57,6 +58,8 @@ export class NodeSlot {
   maskB = 0;
   timer: SimTimer | undefined = undefined;
   rng: Rng | undefined = undefined;
+  /** The NAT this node sits behind, if any. */
+  nat: SimNat | undefined = undefined;
   sent = 0;
   bytesSent = 0;
   received = 0;

@@ -335,7 +335,15 @@ describe('SimNetwork size limit, addressing and stats', () => {
       delivered: 2,
       bytesDelivered: 1477,
       inFlight: 0,
-      dropped: { total: 2, oversize: 1, unreachable: 1, loss: 0, partition: 0, offline: 0 },
+      dropped: {
+        total: 2,
+        oversize: 1,
+        unreachable: 1,
+        loss: 0,
+        partition: 0,
+        offline: 0,
+        filtered: 0,
+      },
     });
     expect(a.stats()).toMatchObject({ sent: 4, bytesSent: 2960, received: 0 });
     expect(b.stats()).toMatchObject({ received: 2, bytesReceived: 1477 });
