@@ -16,6 +16,7 @@ PEERS=(
   "python3-websockets|/usr/bin/python3 -c 'import websockets'" # independent WebSocket client
   "python3-libtorrent|/usr/bin/python3 -c 'import libtorrent'" # libtorrent's Mainline DHT
   "serf|command -v serf"           # HashiCorp Serf: memberlist gossip peer
+  "coturn|command -v turnserver"   # coturn: STUN and TURN server peer
   "prometheus|command -v promtool" # checks the Prometheus exposition text
   # strict OpenMetrics parser (Debian's python3, not any other python on PATH)
   "python3-prometheus-client|/usr/bin/python3 -c 'import prometheus_client.openmetrics.parser'"

@@ -9,6 +9,7 @@ import { fetchCommand } from './fetch.js';
 import { wsCommand } from './ws.js';
 import { dhtCommand } from './dht.js';
 import { gossipCommand } from './gossip.js';
+import { stunCommand } from './stun.js';
 
 export function registerCommands(registry: CommandRegistry): void {
   registry.register(echoCommand);
@@ -17,4 +18,5 @@ export function registerCommands(registry: CommandRegistry): void {
   registry.register(wsCommand);
   registry.register(dhtCommand);
   registry.register(gossipCommand);
+  registry.register(stunCommand);
 }
