@@ -9,8 +9,6 @@
  *
  * A missing turnserver fails the coturn tests (never skipped): run scripts/install-peers.sh.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -22,7 +20,8 @@ import {
   StunMethod,
 } from '../../src/p2p/nat/stun/codec.js';
 import { StunClient, StunServer } from '../../src/p2p/nat/stun/node.js';
-import { listenTcp } from '../../src/transport/tcp.js';
+import { startCoturn } from '../helpers/coturn.js';
+import type { Coturn } from '../helpers/coturn.js';
 
 interface StunPkg {
   createServer(o: { type: string }): {
@@ -125,64 +124,16 @@ describe('STUN ⇄ the stun npm package', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const s = await listenTcp({ host: HOST, port: 0 });
-  const port = s.address.port;
-  await s.destroy();
-  return port;
-}
-
 describe('STUN ⇄ coturn', () => {
-  let turn: ChildProcess | undefined;
+  let coturn: Coturn;
   let port = 0;
-  let log = '';
 
   beforeAll(async () => {
-    if (spawnSync('turnserver', ['--version']).status !== 0) {
-      throw new Error('turnserver (coturn) is missing: run scripts/install-peers.sh');
-    }
-    port = await freePort();
-    turn = spawn(
-      'turnserver',
-      [
-        '-n',
-        '--listening-ip=127.0.0.1',
-        '--listening-ip=127.0.0.2',
-        `--listening-port=${port}`,
-        `--alt-listening-port=${port + 1}`,
-        '--no-tls',
-        '--no-dtls',
-        '--no-cli',
-        '--lt-cred-mech',
-        '--user=alice:secret',
-        '--realm=ghostnet.test',
-        '--allow-loopback-peers',
-        '--log-file=stdout',
-        '--simple-log',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    turn.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-    turn.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    // Wait until it answers.
-    const probe = await StunClient.create({ rc: 2, rto: 200 });
-    try {
-      for (let i = 0; ; i++) {
-        try {
-          await probe.binding({ address: HOST, port });
-          break;
-        } catch (err) {
-          if (i > 20) throw new Error(`coturn did not start: ${String(err)}\n${log}`);
-        }
-      }
-    } finally {
-      await probe.close();
-    }
+    coturn = await startCoturn();
+    port = coturn.port;
   }, 60_000);
 
-  afterAll(() => {
-    turn?.kill('SIGKILL');
-  });
+  afterAll(() => coturn?.stop());
 
   it('answers our Binding request; SOFTWARE says coturn', async () => {
     const client = await StunClient.create();

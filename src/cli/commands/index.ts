@@ -10,6 +10,7 @@ import { wsCommand } from './ws.js';
 import { dhtCommand } from './dht.js';
 import { gossipCommand } from './gossip.js';
 import { stunCommand } from './stun.js';
+import { turnCommand } from './turn.js';
 
 export function registerCommands(registry: CommandRegistry): void {
   registry.register(echoCommand);
@@ -19,4 +20,5 @@ export function registerCommands(registry: CommandRegistry): void {
   registry.register(dhtCommand);
   registry.register(gossipCommand);
   registry.register(stunCommand);
+  registry.register(turnCommand);
 }

@@ -8,3 +8,5 @@ export * from './stun/server.js';
 export * from './stun/client.js';
 export * from './stun/node.js';
 export * from './ice/candidates.js';
+export * from './turn/client.js';
+export * from './turn/node.js';
