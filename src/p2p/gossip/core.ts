@@ -860,10 +860,13 @@ export class GossipCore {
         vsn: a.vsn.length >= 6 ? a.vsn : Uint8Array.of(1, 1, 1, 0, 0, 0),
       };
       this.#members.set(a.node, m);
-      // Insert at a random position in the probe order (memberlist does the same).
-      const at = this.#randInt(this.#order.length + 1);
-      this.#order.splice(at, 0, a.node);
-      if (at < this.#probeIndex) this.#probeIndex++;
+      // Append, then swap with a random position in the probe order (memberlist does the
+      // same): O(1), and the newcomer is probed at a random point of the round.
+      const n = this.#order.length;
+      const at = this.#randInt(n + 1);
+      this.#order.push(a.node);
+      this.#order[n] = this.#order[at]!;
+      this.#order[at] = a.node;
       updatesNode = true;
     } else if (!equal(m.addr, a.addr) || m.port !== a.port) {
       if (m.state === NodeState.Left || m.state === NodeState.Dead) updatesNode = true;

@@ -7,6 +7,7 @@ export * from './core.js';
 export * from './queue.js';
 export * from './serf.js';
 export * from './agent.js';
+export * from './sim.js';
 export * from './wire/messages.js';
 export * from './wire/packet.js';
 export { GoWriter, skipValue, NEED_MORE, decodeValue } from './wire/msgpack.js';

@@ -8,6 +8,9 @@
  */
 
 /** memberlist's `retransmitLimit`. */
+/** Entries too big for the space left that `take` looks past before it gives up. */
+const MAX_SKIPPED = 8;
+
 export function retransmitLimit(mult: number, n: number): number {
   return mult * Math.ceil(Math.log10(n + 1));
 }
@@ -94,7 +97,13 @@ export class BroadcastQueue {
         const e = tier[i]!;
         if (!e.live) continue;
         if (e.msg.length > free) {
+          // A nearly full packet: a few more tries for a smaller message, not a walk of
+          // the whole tier (memberlist finds the largest fit in a btree; this is cheaper).
           skipped.push(e);
+          if (skipped.length >= MAX_SKIPPED) {
+            i--; // this entry was walked (it is in `skipped`)
+            break;
+          }
           continue;
         }
         used += overhead + e.msg.length;
@@ -103,7 +112,7 @@ export class BroadcastQueue {
         if (e.transmits >= max) this.#kill(e, true);
         else moved.push(e);
       }
-      tier.length = i + 1;
+      tier.length = i + 1; // entries 0..i were not walked
       for (let j = skipped.length - 1; j >= 0; j--) tier.push(skipped[j]!);
     }
     // Re-tier after the walk so a message is not taken twice in one call.
