@@ -28,7 +28,13 @@ function seenBy(c: GossipSimCluster, from: number, type: string, name: string): 
   return new Set(
     c.events
       .slice(from)
-      .filter((e) => e.event.type === type && 'member' in e.event && e.event.member.name === name)
+      .filter(
+        (e) =>
+          e.event.type === type &&
+          'member' in e.event &&
+          e.event.member.name === name &&
+          e.node !== name, // what the others saw, not the member about itself
+      )
       .map((e) => e.node),
   );
 }
