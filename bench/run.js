@@ -12,6 +12,8 @@ const SUITES = [
   ['http2/hpack', () => import('./http2/hpack.js')],
   ['http2/h2load', () => import('./http2/suite.js')],
   ['dht', () => import('./dht/suite.js')],
+  ['dht/kademlia-dht', () => import('./dht/kademlia-dht.js')],
+  ['gossip', () => import('./gossip/swim.js')],
 ];
 
 const filters = process.argv.slice(2);
