@@ -10,3 +10,4 @@ export * from './stun/node.js';
 export * from './ice/candidates.js';
 export * from './turn/client.js';
 export * from './turn/node.js';
+export * from './ice/agent.js';
