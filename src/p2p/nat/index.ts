@@ -11,3 +11,4 @@ export * from './ice/candidates.js';
 export * from './turn/client.js';
 export * from './turn/node.js';
 export * from './ice/agent.js';
+export * from './ice/node.js';

@@ -6,8 +6,10 @@
  * (RFC 7675), and trickle (candidates in and out at any time). Once a pair is selected the
  * agent carries application datagrams on it: `send()` out, `data` events in.
  *
- * What it does not do yet: relayed candidates (the TURN client exists; wiring it in as a
- * candidate base is the next step), several components or streams, aggressive nomination.
+ * A relayed candidate comes from a TURN allocation (RFC 8656) on the same socket: checks
+ * and data from it go out as Send indications, and what the relay delivers is handled as
+ * if it had arrived from the peer directly. Not done: several components or streams,
+ * aggressive nomination.
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionError } from '../../../errors.js';
@@ -24,6 +26,8 @@ import {
 } from '../stun/codec.js';
 import type { StunMessage } from '../stun/codec.js';
 import { StunTransactions } from '../stun/transaction.js';
+import { TurnClientCore } from '../turn/client.js';
+import type { TurnCredentials } from '../turn/client.js';
 import {
   candidateFoundation,
   candidatePriority,
@@ -52,6 +56,10 @@ export interface IceAgentOptions {
   /** RFC 7675: consent checks every 5 s (randomized ±20%), lost after 30 s. */
   readonly consentIntervalMs?: number;
   readonly consentTimeoutMs?: number;
+  /** A TURN server for a relayed candidate (RFC 8656). */
+  readonly turn?: { readonly server: PeerAddress; readonly credentials: TurnCredentials };
+  /** 'relay' pairs only the relayed candidate (like iceTransportPolicy 'relay'). @default 'all' */
+  readonly policy?: 'all' | 'relay';
   /** Random source (ufrag, pwd, tie-breaker, transaction ids). */
   readonly random?: (n: number) => Uint8Array;
 }
@@ -116,6 +124,8 @@ export class IceAgentCore {
   #gathering = 0;
   #events: IceEvent[] = [];
   #out: { data: Uint8Array; to: PeerAddress }[] = [];
+  readonly #turn: TurnClientCore | undefined;
+  readonly #policy: 'all' | 'relay';
 
   constructor(options: IceAgentOptions) {
     this.#random = options.random ?? ((n) => new Uint8Array(randomBytes(n)));
@@ -138,6 +148,17 @@ export class IceAgentCore {
       maxOutstanding: 1000,
     });
     if (this.#ta < 5) throw new InvalidOptionError('Ta must be at least 5 ms (RFC 8445 §14.2)');
+    this.#policy = options.policy ?? 'all';
+    this.#turn =
+      options.turn === undefined
+        ? undefined
+        : new TurnClientCore(this.#random, {
+            server: options.turn.server,
+            credentials: options.turn.credentials,
+          });
+    if (this.#policy === 'relay' && this.#turn === undefined) {
+      throw new InvalidOptionError("policy 'relay' needs a turn server");
+    }
   }
 
   get state(): IceState {
@@ -169,12 +190,24 @@ export class IceAgentCore {
     for (const s of this.#tx.takeSends()) {
       const p = this.#pending.get(s.id);
       if (p === undefined) continue;
-      const to = p.kind === 'gather' ? p.server : p.pair.remote;
-      this.#out.push({ data: s.data, to: { address: to.address, port: to.port } });
+      if (p.kind === 'gather')
+        this.#out.push({ data: s.data, to: { address: p.server.address, port: p.server.port } });
+      else this.#sendOn(p.pair.local, p.pair.remote, s.data);
     }
+    if (this.#turn !== undefined) this.#out.push(...this.#turn.takeOutput());
     const out = this.#out;
     this.#out = [];
     return out;
+  }
+
+  /** Sends from `local` (directly, or through the relay for a relayed candidate). */
+  #sendOn(local: Candidate, to: PeerAddress, data: Uint8Array): void {
+    if (local.type === 'relay' && this.#turn !== undefined) {
+      if (this.#turn.allocation !== undefined)
+        this.#turn.send({ address: to.address, port: to.port }, data);
+      return;
+    }
+    this.#out.push({ data, to: { address: to.address, port: to.port } });
   }
 
   /** Starts gathering: the host candidate at once, srflx ones as STUN answers arrive. */
@@ -201,6 +234,31 @@ export class IceAgentCore {
         this.#gatherDone();
       });
     }
+    if (this.#turn !== undefined) {
+      this.#gathering++;
+      this.#turn.allocate(now, (err, a) => {
+        if (err === undefined && a !== undefined) {
+          this.#addLocal({
+            foundation: candidateFoundation(
+              'relay',
+              this.#local.address,
+              this.#turn!.server.address,
+            ),
+            component: 1,
+            transport: 'udp',
+            priority: candidatePriority('relay', 65535),
+            address: a.relayed.address,
+            port: a.relayed.port,
+            type: 'relay',
+            ...(a.mapped !== undefined && {
+              relatedAddress: a.mapped.address,
+              relatedPort: a.mapped.port,
+            }),
+          });
+        }
+        this.#gatherDone();
+      });
+    }
     if (this.#gathering === 0) this.#events.push({ type: 'gathering-complete' });
   }
 
@@ -213,7 +271,7 @@ export class IceAgentCore {
       return;
     this.#locals.push(c);
     this.#events.push({ type: 'candidate', candidate: c, sdp: formatCandidate(c) });
-    if (c.type === 'host') for (const r of this.#remotes) this.#pair(c, r);
+    if (this.#pairable(c)) for (const r of this.#remotes) this.#pair(c, r);
   }
 
   /** The other agent's ufrag and password (from signaling). */
@@ -232,15 +290,24 @@ export class IceAgentCore {
     if (this.#remotes.length >= 100) return;
     this.#remotes.push(c);
     // Pairs use the base: only the host candidate (§6.1.2.4).
-    for (const l of this.#locals) if (l.type === 'host') this.#pair(l, c);
+    for (const l of this.#locals) if (this.#pairable(l)) this.#pair(l, c);
     this.#startChecks(now);
   }
 
-  #pair(local: Candidate, remote: Candidate): Pair {
+  /** Local candidates that pair: the base (host) and the relayed one (§6.1.2.4). */
+  #pairable(c: Candidate): boolean {
+    return this.#policy === 'relay' ? c.type === 'relay' : c.type === 'host' || c.type === 'relay';
+  }
+
+  #pair(local: Candidate, remote: Candidate, now = 0): Pair {
     const existing = this.#pairs.find(
-      (p) => p.remote.address === remote.address && p.remote.port === remote.port,
+      (p) =>
+        p.local.type === local.type &&
+        p.remote.address === remote.address &&
+        p.remote.port === remote.port,
     );
     if (existing !== undefined) return existing;
+    if (local.type === 'relay') this.#turn?.createPermission([remote.address], now, () => {});
     const pair: Pair = {
       local,
       remote,
@@ -272,12 +339,16 @@ export class IceAgentCore {
   send(data: Uint8Array): boolean {
     const p = this.#selected;
     if (p === undefined || this.#state !== 'connected') return false;
-    this.#out.push({ data, to: { address: p.remote.address, port: p.remote.port } });
+    this.#sendOn(p.local, p.remote, data);
     return true;
   }
 
   nextDeadline(): number | undefined {
-    let t = Math.min(this.#tx.nextDeadline() ?? Infinity, this.#consentAt);
+    let t = Math.min(
+      this.#tx.nextDeadline() ?? Infinity,
+      this.#consentAt,
+      this.#turn?.nextDeadline() ?? Infinity,
+    );
     if (this.#state === 'checking') {
       t = Math.min(t, this.#checksSince + this.#checkTimeout);
       if (this.#triggered.length > 0 || this.#pairs.some((p) => p.state === 'waiting')) {
@@ -289,6 +360,7 @@ export class IceAgentCore {
 
   handleTimeout(now: number): void {
     this.#tx.handleTimeout(now);
+    this.#turn?.handleTimeout(now);
     if (this.#state === 'checking') {
       if (now >= this.#nextCheck) this.#checkTick(now);
       if (this.#selected === undefined && now >= this.#checksSince + this.#checkTimeout) {
@@ -342,9 +414,30 @@ export class IceAgentCore {
    * selected pair's remote is application data (a `data` event).
    */
   receive(data: Uint8Array, from: SocketAddress | PeerAddress, now: number): void {
+    const turn = this.#turn;
+    if (
+      turn !== undefined &&
+      from.address === turn.server.address &&
+      from.port === turn.server.port
+    ) {
+      turn.receive(data, from, now);
+      for (const e of turn.takeEvents()) {
+        if (e.type === 'data') this.#receiveVia(e.data, e.peer, 'relay', now);
+      }
+      return;
+    }
+    this.#receiveVia(data, from, 'host', now);
+  }
+
+  #receiveVia(data: Uint8Array, from: PeerAddress, via: 'host' | 'relay', now: number): void {
     if (!isStun(data)) {
       const p = this.#selected;
-      if (p !== undefined && p.remote.address === from.address && p.remote.port === from.port) {
+      if (
+        p !== undefined &&
+        p.local.type === via &&
+        p.remote.address === from.address &&
+        p.remote.port === from.port
+      ) {
         this.#events.push({ type: 'data', data, from: { address: from.address, port: from.port } });
       }
       return;
@@ -357,18 +450,20 @@ export class IceAgentCore {
     }
     if (m.has(Attr.Fingerprint) && !m.verifyFingerprint()) return;
     if (m.cls === StunClass.Request && m.method === StunMethod.Binding) {
-      this.#onRequest(m, from, now);
+      this.#onRequest(m, from, via, now);
     } else if (m.cls === StunClass.Success || m.cls === StunClass.Error) {
-      this.#onResponse(m, from, now);
+      this.#onResponse(m, from, via, now);
     }
   }
 
-  #onRequest(m: StunMessage, from: PeerAddress, now: number): void {
+  #onRequest(m: StunMessage, from: PeerAddress, via: 'host' | 'relay', now: number): void {
+    const local = this.#locals.find((l) => l.type === via);
+    if (local === undefined || (this.#policy === 'relay' && via !== 'relay')) return;
     const reply = (build: (b: StunBuilder) => void, cls: number = StunClass.Success): void => {
       const b = new StunBuilder(StunMethod.Binding, cls, m.transactionId);
       build(b);
       b.integrity(shortTermKey(this.pwd)).fingerprint();
-      this.#out.push({ data: b.build(), to: { address: from.address, port: from.port } });
+      this.#sendOn(local, from, b.build());
     };
     // §7.3: USERNAME must be ours and MESSAGE-INTEGRITY must verify under our password.
     const username = m.text(Attr.Username);
@@ -383,7 +478,7 @@ export class IceAgentCore {
           'Unauthenticated',
         )
         .fingerprint();
-      this.#out.push({ data: b.build(), to: { address: from.address, port: from.port } });
+      this.#sendOn(local, from, b.build());
       return;
     }
     // §7.3.1.1: role conflicts.
@@ -416,9 +511,7 @@ export class IceAgentCore {
       };
       this.#remotes.push(remote);
     }
-    const host = this.#locals.find((l) => l.type === 'host');
-    if (host === undefined) return;
-    const pair = this.#pair(host, remote);
+    const pair = this.#pair(local, remote, now);
     if (m.has(Attr.UseCandidate) && !this.#controlling) {
       pair.useCandidateSeen = true;
       if (pair.state === 'succeeded') this.#select(pair, now);
@@ -442,7 +535,7 @@ export class IceAgentCore {
     this.#pairs.sort((a, b) => (a.priority === b.priority ? 0 : a.priority > b.priority ? -1 : 1));
   }
 
-  #onResponse(m: StunMessage, from: PeerAddress, now: number): void {
+  #onResponse(m: StunMessage, from: PeerAddress, via: 'host' | 'relay', now: number): void {
     const p = this.#pending.get(m.id);
     if (p === undefined) return;
     if (p.kind === 'gather') {
@@ -469,8 +562,10 @@ export class IceAgentCore {
       this.#gatherDone();
       return;
     }
-    // §7.2.5.2.1: the response must come from where the request went (symmetric).
+    // §7.2.5.2.1: the response must come from where the request went (symmetric), on the
+    // same local candidate.
     if (from.address !== p.pair.remote.address || from.port !== p.pair.remote.port) return;
+    if (p.pair.local.type !== via) return;
     if (this.#remotePwd === undefined || !m.verifyIntegrity(shortTermKey(this.#remotePwd))) return;
     this.#pending.delete(m.id);
     this.#tx.complete(m.id, now);

@@ -171,6 +171,7 @@ describe('ICE agents through simulated NATs (RFC 8445)', () => {
       controlling: false,
       local: { address: '10.0.0.1', port: 5000 },
     });
+    agent.gather(0); // the host candidate answers checks
     const from = { address: '10.0.0.2', port: 6000, family: 'IPv4' as const };
     const bad = new StunBuilder(StunMethod.Binding, StunClass.Request, new Uint8Array(12).fill(1))
       .text(Attr.Username, `${agent.ufrag}:x`)

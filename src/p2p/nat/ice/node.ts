@@ -1,0 +1,156 @@
+/**
+ * The ICE agent on a UDP socket (the binding): {@link IceAgentCore} with timers, events
+ * for candidates (to trickle through signaling), state, the selected pair and data.
+ */
+import { EventEmitter } from 'node:events';
+import { GhostnetError } from '../../../errors.js';
+import { bindUdp } from '../../../transport/udp.js';
+import type { DatagramEndpoint, PeerAddress, SocketAddress } from '../../../transport/types.js';
+import { realTimers } from '../../sim/timers.js';
+import type { Timers } from '../../sim/timers.js';
+import { IceAgentCore } from './agent.js';
+import type { IceAgentOptions, IceState } from './agent.js';
+import { parseCandidate } from './candidates.js';
+import type { Candidate } from './candidates.js';
+
+export interface IceAgentCreateOptions extends Omit<IceAgentOptions, 'local'> {
+  /** Local address to bind (the host candidate). @default '127.0.0.1' */
+  readonly host?: string;
+  readonly port?: number;
+  readonly timers?: Timers;
+}
+
+export interface IceAgentEvents {
+  candidate: [candidate: Candidate, sdp: string];
+  'gathering-complete': [];
+  state: [state: IceState];
+  selected: [local: Candidate, remote: Candidate];
+  data: [data: Uint8Array, from: PeerAddress];
+}
+
+export class IceAgent extends EventEmitter<IceAgentEvents> {
+  readonly core: IceAgentCore;
+  readonly #socket: DatagramEndpoint;
+  readonly #timers: Timers;
+  #timer: unknown;
+  #closed = false;
+
+  private constructor(core: IceAgentCore, socket: DatagramEndpoint, timers: Timers) {
+    super();
+    this.core = core;
+    this.#socket = socket;
+    this.#timers = timers;
+    socket.on('message', (data, from) => {
+      this.core.receive(data, from, this.#timers.now());
+      this.#flush();
+    });
+    socket.on('error', () => {});
+  }
+
+  static async create(options: IceAgentCreateOptions): Promise<IceAgent> {
+    const socket = await bindUdp({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+    const core = new IceAgentCore({
+      ...options,
+      local: { address: socket.address.address, port: socket.address.port },
+    });
+    return new IceAgent(core, socket, options.timers ?? realTimers);
+  }
+
+  get address(): SocketAddress {
+    return this.#socket.address;
+  }
+
+  get ufrag(): string {
+    return this.core.ufrag;
+  }
+
+  get pwd(): string {
+    return this.core.pwd;
+  }
+
+  get state(): IceState {
+    return this.core.state;
+  }
+
+  gather(): void {
+    this.core.gather(this.#timers.now());
+    this.#flush();
+  }
+
+  setRemoteCredentials(ufrag: string, pwd: string): void {
+    this.core.setRemoteCredentials(ufrag, pwd);
+  }
+
+  /** A remote candidate, as an object or an `a=candidate:` line. */
+  addRemoteCandidate(c: Candidate | string): void {
+    this.core.addRemoteCandidate(typeof c === 'string' ? parseCandidate(c) : c, this.#timers.now());
+    this.#flush();
+  }
+
+  send(data: Uint8Array): boolean {
+    const ok = this.core.send(data);
+    this.#flush();
+    return ok;
+  }
+
+  /** Resolves once connected; rejects on failure. */
+  connected(): Promise<void> {
+    if (this.core.state === 'connected') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const on = (s: IceState): void => {
+        if (s === 'connected') {
+          this.off('state', on);
+          resolve();
+        } else if (s === 'failed' || s === 'closed') {
+          this.off('state', on);
+          reject(new GhostnetError('GN_ERR_ICE_FAILED', `ICE ${s}: no candidate pair worked`));
+        }
+      };
+      this.on('state', on);
+    });
+  }
+
+  #flush(): void {
+    if (this.#closed) return;
+    for (const d of this.core.takeOutput()) this.#socket.send(d.data, d.to);
+    for (const e of this.core.takeEvents()) {
+      switch (e.type) {
+        case 'candidate':
+          this.emit('candidate', e.candidate, e.sdp);
+          break;
+        case 'gathering-complete':
+          this.emit('gathering-complete');
+          break;
+        case 'state':
+          this.emit('state', e.state);
+          break;
+        case 'selected':
+          this.emit('selected', e.local, e.remote);
+          break;
+        case 'data':
+          this.emit('data', e.data, e.from);
+          break;
+      }
+    }
+    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const at = this.core.nextDeadline();
+    if (at === undefined) return;
+    this.#timer = this.#timers.setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.core.handleTimeout(this.#timers.now());
+        this.#flush();
+      },
+      Math.max(0, at - this.#timers.now()),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.core.close();
+    this.#closed = true;
+    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
+    await this.#socket.close();
+  }
+}
