@@ -13,7 +13,9 @@
 // The simulator is deterministic: one run per N is the result.
 // Usage: node bench/gossip/swim.js [N ...]   (default 10 100 1000; BENCH_GOSSIP_N)
 import { GossipSimCluster, suspicionTimeout } from '../../dist/p2p/gossip/index.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { SimNetwork, constantLatency } from '../../dist/p2p/sim/index.js';
+import { plotSvg } from './plot.js';
 
 function form(n, seed, loss = 0) {
   const net = new SimNetwork({ seed, latency: constantLatency(10), loss });
@@ -105,8 +107,10 @@ export async function run() {
     .filter(Boolean)
     .map(Number);
   const rows = [];
+  const measured = [];
   for (const n of sizes.length > 0 ? sizes : [10, 100, 1000]) {
     const r = measure(n);
+    measured.push(r);
     console.log(
       `  ${n} members: formed in ${r.formedIn} ms; update to all in ${r.dissem} ms = ${r.rounds.toFixed(1)} rounds ` +
         `(2·log2 N = ${(2 * Math.log2(n)).toFixed(1)}), ${r.dissemPackets.toFixed(1)} packets/member; ` +
@@ -153,6 +157,12 @@ export async function run() {
       },
     );
   }
+  mkdirSync(new URL('../out/', import.meta.url), { recursive: true });
+  writeFileSync(
+    new URL('../out/gossip-swim.json', import.meta.url),
+    `${JSON.stringify(measured, null, 2)}\n`,
+  );
+  writeFileSync(new URL('./swim.svg', import.meta.url), plotSvg(measured));
   return rows;
 }
 
