@@ -56,6 +56,8 @@ export interface IceAgentOptions {
   /** RFC 7675: consent checks every 5 s (randomized ±20%), lost after 30 s. */
   readonly consentIntervalMs?: number;
   readonly consentTimeoutMs?: number;
+  /** How long the controlling agent waits for a better pair after the first success. @default 1000 */
+  readonly nominationDelayMs?: number;
   /** A TURN server for a relayed candidate (RFC 8656). */
   readonly turn?: { readonly server: PeerAddress; readonly credentials: TurnCredentials };
   /** 'relay' pairs only the relayed candidate (like iceTransportPolicy 'relay'). @default 'all' */
@@ -119,6 +121,8 @@ export class IceAgentCore {
   #state: IceState = 'new';
   #nextCheck = Infinity;
   #checksSince = Infinity;
+  #firstSuccess = Infinity;
+  readonly #nominationDelay: number;
   #consentAt = Infinity;
   #consentOk = 0;
   #gathering = 0;
@@ -141,6 +145,7 @@ export class IceAgentCore {
     this.#checkTimeout = options.checkTimeoutMs ?? 30_000;
     this.#consentInterval = options.consentIntervalMs ?? 5000;
     this.#consentTimeout = options.consentTimeoutMs ?? 30_000;
+    this.#nominationDelay = options.nominationDelayMs ?? 1000;
     this.#tx = new StunTransactions({
       rto: options.rtoMs ?? 500,
       minRto: Math.min(options.rtoMs ?? 500, 500),
@@ -351,6 +356,13 @@ export class IceAgentCore {
     );
     if (this.#state === 'checking') {
       t = Math.min(t, this.#checksSince + this.#checkTimeout);
+      if (
+        this.#controlling &&
+        this.#firstSuccess !== Infinity &&
+        !this.#pairs.some((x) => x.nominated)
+      ) {
+        t = Math.min(t, this.#firstSuccess + this.#nominationDelay);
+      }
       if (this.#triggered.length > 0 || this.#pairs.some((p) => p.state === 'waiting')) {
         t = Math.min(t, this.#nextCheck);
       }
@@ -362,6 +374,7 @@ export class IceAgentCore {
     this.#tx.handleTimeout(now);
     this.#turn?.handleTimeout(now);
     if (this.#state === 'checking') {
+      if (this.#controlling) this.#maybeNominate(now);
       if (now >= this.#nextCheck) this.#checkTick(now);
       if (this.#selected === undefined && now >= this.#checksSince + this.#checkTimeout) {
         this.#setState('failed');
@@ -591,15 +604,32 @@ export class IceAgentCore {
     if (this.#controlling) {
       if (p.useCandidate) {
         this.#select(pair, now);
-      } else if (!this.#pairs.some((x) => x.nominated)) {
-        // Regular nomination (§8.1.1): check the first valid pair again with USE-CANDIDATE.
-        pair.nominated = true;
-        this.#triggered.push(pair);
-        this.#nextCheck = Math.min(this.#nextCheck, now);
+      } else {
+        this.#maybeNominate(now);
       }
     } else if (pair.useCandidateSeen) {
       this.#select(pair, now);
     }
+  }
+
+  /**
+   * Regular nomination (§8.1.1): the controlling agent picks a valid pair and checks it again
+   * with USE-CANDIDATE. It takes the best valid pair once no better pair can still succeed,
+   * or, after `nominationDelayMs` from the first success, the best valid pair so far — so a
+   * relayed pair that answers first does not win over a direct one a moment behind it.
+   */
+  #maybeNominate(now: number): void {
+    if (this.#pairs.some((x) => x.nominated) || this.#selected !== undefined) return;
+    const best = this.#pairs.find((x) => x.state === 'succeeded');
+    if (best === undefined) return;
+    const betterPending = this.#pairs.some(
+      (x) => x.priority > best.priority && (x.state === 'waiting' || x.state === 'in-progress'),
+    );
+    if (this.#firstSuccess === Infinity) this.#firstSuccess = now;
+    if (betterPending && now < this.#firstSuccess + this.#nominationDelay) return;
+    best.nominated = true;
+    this.#triggered.push(best);
+    this.#nextCheck = Math.min(this.#nextCheck, now);
   }
 
   #select(pair: Pair, now: number): void {
