@@ -14,6 +14,7 @@ const SUITES = [
   ['dht', () => import('./dht/suite.js')],
   ['dht/kademlia-dht', () => import('./dht/kademlia-dht.js')],
   ['gossip', () => import('./gossip/swim.js')],
+  ['nat', () => import('./nat/suite.js')],
 ];
 
 const filters = process.argv.slice(2);

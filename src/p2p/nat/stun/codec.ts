@@ -102,6 +102,8 @@ export const PasswordAlgorithm = { Md5: 0x0001, Sha256: 0x0002 } as const;
 /** Text attributes are at most 763 bytes (§14.3, §14.8-§14.10); 513 for USERNAME. */
 const MAX_TEXT = 763;
 const MAX_USERNAME = 513;
+const textEncoder = new TextEncoder();
+
 /** Bounds on what we decode. */
 const MAX_ATTRIBUTES = 128;
 
@@ -153,8 +155,11 @@ export class StunMessage {
     return this.get(type) !== undefined;
   }
 
-  /** Attributes that count (see `get`). */
+  #visible: StunAttribute[] | undefined;
+
+  /** Attributes that count (see `get`); computed once. */
   visible(): StunAttribute[] {
+    if (this.#visible !== undefined) return this.#visible;
     const out: StunAttribute[] = [];
     let afterMi = false;
     let afterMi256 = false;
@@ -167,6 +172,7 @@ export class StunMessage {
       if (a.type === Attr.MessageIntegrity) afterMi = true;
       if (a.type === Attr.MessageIntegritySha256) afterMi256 = true;
     }
+    this.#visible = out;
     return out;
   }
 
@@ -341,7 +347,19 @@ export interface TransportAddress {
   readonly family: 'IPv4' | 'IPv6';
 }
 
+/** Parsed addresses (servers answer the same clients again and again). Bounded. */
+const ipCache = new Map<string, Uint8Array>();
+
 function ipBytes(address: string): Uint8Array {
+  const cached = ipCache.get(address);
+  if (cached !== undefined) return cached;
+  const bytes = parseIp(address);
+  if (ipCache.size >= 1024) ipCache.delete(ipCache.keys().next().value!);
+  ipCache.set(address, bytes);
+  return bytes;
+}
+
+function parseIp(address: string): Uint8Array {
   const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
   if (v4 !== null) {
     const b = v4.slice(1).map(Number);
@@ -603,7 +621,7 @@ function macOver(
 /** Builds a message attribute by attribute. */
 export class StunBuilder {
   readonly transactionId: Uint8Array;
-  #buf = new Uint8Array(256);
+  #buf = new Uint8Array(128);
   #at = HEADER_SIZE;
 
   /**
@@ -646,7 +664,7 @@ export class StunBuilder {
   }
 
   text(type: number, value: string): this {
-    const bytes = new TextEncoder().encode(value);
+    const bytes = textEncoder.encode(value);
     const max = type === Attr.Username ? MAX_USERNAME : MAX_TEXT;
     if (bytes.length > max) throw new InvalidOptionError(`attribute text over ${max} bytes`);
     return this.add(type, bytes);

@@ -54,8 +54,12 @@ export class StunServerCore {
   #out: StunServerOutput[] = [];
   readonly #stats: StunServerStats = { requests: 0, responses: 0, errors: 0, dropped: 0 };
 
+  readonly #softwareBytes: Uint8Array | undefined;
+
   constructor(options: StunServerOptions = {}) {
     this.#options = options;
+    const sw = options.software ?? 'ghostnet';
+    this.#softwareBytes = sw === false ? undefined : new TextEncoder().encode(sw).subarray(0, 763);
   }
 
   stats(): StunServerStats {
@@ -141,8 +145,7 @@ export class StunServerCore {
   }
 
   #software(b: StunBuilder): void {
-    const sw = this.#options.software ?? 'ghostnet';
-    if (sw !== false) b.text(Attr.Software, sw);
+    if (this.#softwareBytes !== undefined) b.add(Attr.Software, this.#softwareBytes);
   }
 
   #error(
