@@ -17,6 +17,7 @@ PEERS=(
   "python3-libtorrent|/usr/bin/python3 -c 'import libtorrent'" # libtorrent's Mainline DHT
   "serf|command -v serf"           # HashiCorp Serf: memberlist gossip peer
   "coturn|command -v turnserver"   # coturn: STUN and TURN server peer
+  "iptables|command -v iptables"   # NAT routers in the network-namespace ICE test
   "prometheus|command -v promtool" # checks the Prometheus exposition text
   # strict OpenMetrics parser (Debian's python3, not any other python on PATH)
   "python3-prometheus-client|/usr/bin/python3 -c 'import prometheus_client.openmetrics.parser'"

@@ -122,6 +122,8 @@ export class IceAgentCore {
   #nextCheck = Infinity;
   #checksSince = Infinity;
   #firstSuccess = Infinity;
+  /** The time of the input being handled (for callbacks that fire inside it). */
+  #now = 0;
   readonly #nominationDelay: number;
   #consentAt = Infinity;
   #consentOk = 0;
@@ -181,6 +183,16 @@ export class IceAgentCore {
       : { local: this.#selected.local, remote: this.#selected.remote };
   }
 
+  /** The checklist, for diagnostics: each pair's candidates and state. */
+  pairs(): { local: string; remote: string; state: string; nominated: boolean }[] {
+    return this.#pairs.map((p) => ({
+      local: `${p.local.type} ${p.local.address}:${p.local.port}`,
+      remote: `${p.remote.type} ${p.remote.address}:${p.remote.port}`,
+      state: p.state,
+      nominated: p.nominated,
+    }));
+  }
+
   localCandidates(): Candidate[] {
     return [...this.#locals];
   }
@@ -217,6 +229,7 @@ export class IceAgentCore {
 
   /** Starts gathering: the host candidate at once, srflx ones as STUN answers arrive. */
   gather(now: number): void {
+    this.#now = now;
     const host: Candidate = {
       foundation: candidateFoundation('host', this.#local.address),
       component: 1,
@@ -226,7 +239,7 @@ export class IceAgentCore {
       port: this.#local.port,
       type: 'host',
     };
-    this.#addLocal(host);
+    this.#addLocal(host, now);
     for (const server of this.#stunServers) {
       const id = this.#random(12);
       const b = new StunBuilder(StunMethod.Binding, StunClass.Request, id).fingerprint();
@@ -243,23 +256,26 @@ export class IceAgentCore {
       this.#gathering++;
       this.#turn.allocate(now, (err, a) => {
         if (err === undefined && a !== undefined) {
-          this.#addLocal({
-            foundation: candidateFoundation(
-              'relay',
-              this.#local.address,
-              this.#turn!.server.address,
-            ),
-            component: 1,
-            transport: 'udp',
-            priority: candidatePriority('relay', 65535),
-            address: a.relayed.address,
-            port: a.relayed.port,
-            type: 'relay',
-            ...(a.mapped !== undefined && {
-              relatedAddress: a.mapped.address,
-              relatedPort: a.mapped.port,
-            }),
-          });
+          this.#addLocal(
+            {
+              foundation: candidateFoundation(
+                'relay',
+                this.#local.address,
+                this.#turn!.server.address,
+              ),
+              component: 1,
+              transport: 'udp',
+              priority: candidatePriority('relay', 65535),
+              address: a.relayed.address,
+              port: a.relayed.port,
+              type: 'relay',
+              ...(a.mapped !== undefined && {
+                relatedAddress: a.mapped.address,
+                relatedPort: a.mapped.port,
+              }),
+            },
+            this.#now,
+          );
         }
         this.#gatherDone();
       });
@@ -271,12 +287,12 @@ export class IceAgentCore {
     if (--this.#gathering === 0) this.#events.push({ type: 'gathering-complete' });
   }
 
-  #addLocal(c: Candidate): void {
+  #addLocal(c: Candidate, now: number): void {
     if (this.#locals.some((x) => x.address === c.address && x.port === c.port && x.type === c.type))
       return;
     this.#locals.push(c);
     this.#events.push({ type: 'candidate', candidate: c, sdp: formatCandidate(c) });
-    if (this.#pairable(c)) for (const r of this.#remotes) this.#pair(c, r);
+    if (this.#pairable(c)) for (const r of this.#remotes) this.#pair(c, r, now);
   }
 
   /** The other agent's ufrag and password (from signaling). */
@@ -295,7 +311,7 @@ export class IceAgentCore {
     if (this.#remotes.length >= 100) return;
     this.#remotes.push(c);
     // Pairs use the base: only the host candidate (§6.1.2.4).
-    for (const l of this.#locals) if (this.#pairable(l)) this.#pair(l, c);
+    for (const l of this.#locals) if (this.#pairable(l)) this.#pair(l, c, now);
     this.#startChecks(now);
   }
 
@@ -304,7 +320,7 @@ export class IceAgentCore {
     return this.#policy === 'relay' ? c.type === 'relay' : c.type === 'host' || c.type === 'relay';
   }
 
-  #pair(local: Candidate, remote: Candidate, now = 0): Pair {
+  #pair(local: Candidate, remote: Candidate, now: number): Pair {
     const existing = this.#pairs.find(
       (p) =>
         p.local.type === local.type &&
@@ -371,6 +387,7 @@ export class IceAgentCore {
   }
 
   handleTimeout(now: number): void {
+    this.#now = now;
     this.#tx.handleTimeout(now);
     this.#turn?.handleTimeout(now);
     if (this.#state === 'checking') {
@@ -427,17 +444,20 @@ export class IceAgentCore {
    * selected pair's remote is application data (a `data` event).
    */
   receive(data: Uint8Array, from: SocketAddress | PeerAddress, now: number): void {
+    this.#now = now;
     const turn = this.#turn;
     if (
       turn !== undefined &&
       from.address === turn.server.address &&
       from.port === turn.server.port
     ) {
-      turn.receive(data, from, now);
+      const forTurn = turn.receive(data, from, now);
       for (const e of turn.takeEvents()) {
         if (e.type === 'data') this.#receiveVia(e.data, e.peer, 'relay', now);
       }
-      return;
+      // The TURN server is often our STUN server too: what TURN did not take (a Binding
+      // answer for gathering) is ours.
+      if (forTurn) return;
     }
     this.#receiveVia(data, from, 'host', now);
   }
@@ -560,17 +580,20 @@ export class IceAgentCore {
         mapped !== undefined &&
         (mapped.address !== this.#local.address || mapped.port !== this.#local.port)
       ) {
-        this.#addLocal({
-          foundation: candidateFoundation('srflx', this.#local.address, p.server.address),
-          component: 1,
-          transport: 'udp',
-          priority: candidatePriority('srflx', 65535),
-          address: mapped.address,
-          port: mapped.port,
-          type: 'srflx',
-          relatedAddress: this.#local.address,
-          relatedPort: this.#local.port,
-        });
+        this.#addLocal(
+          {
+            foundation: candidateFoundation('srflx', this.#local.address, p.server.address),
+            component: 1,
+            transport: 'udp',
+            priority: candidatePriority('srflx', 65535),
+            address: mapped.address,
+            port: mapped.port,
+            type: 'srflx',
+            relatedAddress: this.#local.address,
+            relatedPort: this.#local.port,
+          },
+          this.#now,
+        );
       }
       this.#gatherDone();
       return;
