@@ -5,7 +5,12 @@
 import { EventEmitter } from 'node:events';
 import { GhostnetError } from '../../../errors.js';
 import { bindUdp } from '../../../transport/udp.js';
-import type { DatagramEndpoint, PeerAddress, SocketAddress } from '../../../transport/types.js';
+import type {
+  DatagramEndpoint,
+  DatagramEndpointEvents,
+  PeerAddress,
+  SocketAddress,
+} from '../../../transport/types.js';
 import { realTimers } from '../../sim/timers.js';
 import type { Timers } from '../../sim/timers.js';
 import { IceAgentCore } from './agent.js';
@@ -152,5 +157,79 @@ export class IceAgent extends EventEmitter<IceAgentEvents> {
     this.#closed = true;
     if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
     await this.#socket.close();
+  }
+}
+
+/**
+ * The connected ICE agent as a DatagramEndpoint (DESIGN §3) for upper layers (DHT, gossip,
+ * QUIC): `send` goes to the selected pair's remote (the `to` argument must be that
+ * address, or an `error` event says otherwise), `message` carries what the peer sends.
+ * Its `address` is the local candidate of the selected pair.
+ */
+export class IceDatagramEndpoint
+  extends EventEmitter<DatagramEndpointEvents>
+  implements DatagramEndpoint
+{
+  readonly kind = 'ice';
+  readonly #agent: IceAgent;
+  readonly #onData = (data: Uint8Array, from: PeerAddress): void => {
+    this.emit('message', data, {
+      address: from.address,
+      port: from.port,
+      family: from.address.includes(':') ? 'IPv6' : 'IPv4',
+    });
+  };
+  readonly #onState = (s: IceState): void => {
+    if (s === 'failed' || s === 'closed') {
+      this.emit('error', new GhostnetError('GN_ERR_ICE_FAILED', `ICE ${s}`));
+      this.emit('close');
+    }
+  };
+
+  /** Wraps a connected agent. */
+  constructor(agent: IceAgent) {
+    super();
+    if (agent.state !== 'connected') {
+      throw new GhostnetError('GN_ERR_ICE_STATE', 'the ICE agent is not connected yet');
+    }
+    this.#agent = agent;
+    agent.on('data', this.#onData);
+    agent.on('state', this.#onState);
+  }
+
+  get address(): SocketAddress {
+    const l = this.#agent.core.selected?.local;
+    const a = l === undefined ? this.#agent.address : { address: l.address, port: l.port };
+    return { address: a.address, port: a.port, family: a.address.includes(':') ? 'IPv6' : 'IPv4' };
+  }
+
+  /** The peer's address (the selected pair's remote candidate). */
+  get remote(): PeerAddress | undefined {
+    const r = this.#agent.core.selected?.remote;
+    return r === undefined ? undefined : { address: r.address, port: r.port };
+  }
+
+  send(data: Uint8Array, to: PeerAddress): void {
+    const r = this.remote;
+    if (r === undefined || r.address !== to.address || r.port !== to.port) {
+      this.emit(
+        'error',
+        new GhostnetError(
+          'GN_ERR_ICE_DESTINATION',
+          `only ${r?.address}:${r?.port} is reachable over this ICE session`,
+        ),
+      );
+      return;
+    }
+    if (!this.#agent.send(data)) {
+      this.emit('error', new GhostnetError('GN_ERR_ICE_STATE', 'the ICE session is not connected'));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#agent.off('data', this.#onData);
+    this.#agent.off('state', this.#onState);
+    await this.#agent.close();
+    this.emit('close');
   }
 }
