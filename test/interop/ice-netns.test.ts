@@ -306,4 +306,75 @@ describe('ICE through NATs in network namespaces', () => {
   it.each(direct)('%s ⇄ %s connects (%s) and exchanges data', run, 60_000);
 
   it.each(relayed)('%s ⇄ %s connects (%s) and exchanges data', run, 60_000);
+
+  it('examples/p2p-chat: two peers behind port-restricted and symmetric NATs chat through the relay', async () => {
+    build('port-restricted', 'symmetric');
+    await startCoturnInNs();
+    const chat = fileURLToPath(new URL('../../examples/p2p-chat/index.js', import.meta.url));
+    const server = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        `${PREFIX}-pub`,
+        process.execPath,
+        chat,
+        'serve',
+        '--host',
+        PUBLIC_IP,
+        '--port',
+        '8080',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    children.push(server);
+    await new Promise<void>((resolve) => server.stdout!.once('data', () => resolve()));
+    const peer = (side: 'a' | 'b', ip: string, line: string) => {
+      const child = spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          `${PREFIX}-${side}`,
+          process.execPath,
+          chat,
+          'join',
+          `ws://${PUBLIC_IP}:8080/signal`,
+          'lobby',
+          '--stun',
+          `${PUBLIC_IP}:3478`,
+          '--turn',
+          `${PUBLIC_IP}:3478`,
+          '--user',
+          'alice:secret',
+          '--bind',
+          ip,
+        ],
+        { stdio: ['pipe', 'pipe', 'inherit'] },
+      );
+      children.push(child);
+      const events: Record<string, string>[] = [];
+      createInterface({ input: child.stdout! }).on('line', (l) => {
+        const e = JSON.parse(l) as Record<string, string>;
+        events.push(e);
+        if (e.event === 'connected') setTimeout(() => child.stdin!.write(`${line}\n`), 300);
+      });
+      return events;
+    };
+    const a = peer('a', '10.1.0.2', 'hello from a');
+    await new Promise((r) => setTimeout(r, 300)); // a is first in the room (the answerer)
+    const b = peer('b', '10.2.0.2', 'hello from b');
+    const deadline = Date.now() + 30_000;
+    const got = (events: Record<string, string>[], text: string): boolean =>
+      events.some((e) => e.event === 'message' && e.text === text);
+    while (!(got(a, 'hello from b') && got(b, 'hello from a')) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(got(a, 'hello from b')).toBe(true);
+    expect(got(b, 'hello from a')).toBe(true);
+    expect(a.find((e) => e.event === 'connected')?.path).toBe('relay');
+    teardown();
+  }, 60_000);
 });
