@@ -15,6 +15,7 @@ const SUITES = [
   ['dht/kademlia-dht', () => import('./dht/kademlia-dht.js')],
   ['gossip', () => import('./gossip/swim.js')],
   ['nat', () => import('./nat/suite.js')],
+  ['nat/ice-setup', () => import('./nat/ice-setup.js')],
 ];
 
 const filters = process.argv.slice(2);
