@@ -3,29 +3,17 @@
  * events, `gossip members` and `gossip event` through the status endpoint, a graceful leave
  * on SIGTERM seen by the other agent, and usage errors.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GHOSTNET_BIN } from '../helpers/serve-process.js';
+import { GHOSTNET_BIN, runGhostnet } from '../helpers/serve-process.js';
 
 const children: ChildProcess[] = [];
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [GHOSTNET_BIN, 'gossip', ...args],
-      { timeout: 20_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (err as { code?: unknown }).code : 0;
-        resolve({ code: typeof code === 'number' ? code : -1, stdout, stderr });
-      },
-    );
-  });
-}
+const cli = (args: string[]): ReturnType<typeof runGhostnet> => runGhostnet(['gossip', ...args]);
 
 interface Agent {
   addr: string;

@@ -3,29 +3,17 @@
  * (127.0.0.1 and 127.0.0.2), a query for the mapped address (text and JSON), RFC 5780
  * behavior discovery, a server that does not answer (exit 1), and usage errors (exit 2).
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GHOSTNET_BIN } from '../helpers/serve-process.js';
+import { GHOSTNET_BIN, runGhostnet } from '../helpers/serve-process.js';
 
 const children: ChildProcess[] = [];
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [GHOSTNET_BIN, 'stun', ...args],
-      { timeout: 30_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (err as { code?: unknown }).code : 0;
-        resolve({ code: typeof code === 'number' ? code : -1, stdout, stderr });
-      },
-    );
-  });
-}
+const cli = (args: string[]): ReturnType<typeof runGhostnet> => runGhostnet(['stun', ...args]);
 
 function serve(): Promise<{ addr: string; stop: () => Promise<number | null> }> {
   const child = spawn(

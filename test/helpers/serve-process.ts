@@ -2,12 +2,30 @@
  * Starts `ghostnet serve` (the compiled CLI) as a child process on a free loopback port and
  * waits for its one `listening on http://H:P` line.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 export const GHOSTNET_BIN = fileURLToPath(new URL('../../bin/ghostnet.js', import.meta.url));
+
+/** Runs `ghostnet SUBCOMMAND ARGS…` to completion; resolves with its exit code and output. */
+export function runGhostnet(
+  args: string[],
+  timeoutMs = 30_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [GHOSTNET_BIN, ...args],
+      { timeout: timeoutMs },
+      (err, stdout, stderr) => {
+        const code = err ? (err as { code?: unknown }).code : 0;
+        resolve({ code: typeof code === 'number' ? code : -1, stdout, stderr });
+      },
+    );
+  });
+}
 
 export interface ServeProcess {
   readonly child: ChildProcessByStdio<null, Readable, Readable>;

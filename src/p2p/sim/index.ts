@@ -6,7 +6,7 @@ export { SimClock, SIM_CLOCK_DEFAULTS } from './clock.js';
 export type { SimClockOptions, SimTimer } from './clock.js';
 export { Rng } from './rng.js';
 export type { RngSeed } from './rng.js';
-export { realTimers } from './timers.js';
+export { DeadlineTimer, realTimers } from './timers.js';
 export type { Timers } from './timers.js';
 export {
   constantLatency,

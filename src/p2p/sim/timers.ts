@@ -22,3 +22,37 @@ export const realTimers: Timers = Object.freeze({
     clearTimeout(handle as ReturnType<typeof setTimeout> | undefined);
   },
 });
+
+/**
+ * The one timer a binding keeps for its sans-I/O core (DESIGN §2): `arm(core.nextDeadline())`
+ * after every input; when it fires, `onFire(now)` runs (the binding calls `handleTimeout`
+ * and flushes, which arms it again).
+ */
+export class DeadlineTimer {
+  readonly #timers: Timers;
+  readonly #onFire: (now: number) => void;
+  #handle: unknown;
+
+  constructor(timers: Timers, onFire: (now: number) => void) {
+    this.#timers = timers;
+    this.#onFire = onFire;
+  }
+
+  /** Fires at `at` (absolute, on the timers' clock); undefined disarms. */
+  arm(at: number | undefined): void {
+    this.cancel();
+    if (at === undefined) return;
+    this.#handle = this.#timers.setTimeout(
+      () => {
+        this.#handle = undefined;
+        this.#onFire(this.#timers.now());
+      },
+      Math.max(0, at - this.#timers.now()),
+    );
+  }
+
+  cancel(): void {
+    if (this.#handle !== undefined) this.#timers.clearTimeout(this.#handle);
+    this.#handle = undefined;
+  }
+}

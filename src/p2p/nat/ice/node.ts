@@ -11,7 +11,7 @@ import type {
   PeerAddress,
   SocketAddress,
 } from '../../../transport/types.js';
-import { realTimers } from '../../sim/timers.js';
+import { DeadlineTimer, realTimers } from '../../sim/timers.js';
 import type { Timers } from '../../sim/timers.js';
 import { IceAgentCore } from './agent.js';
 import type { IceAgentOptions, IceState } from './agent.js';
@@ -37,7 +37,7 @@ export class IceAgent extends EventEmitter<IceAgentEvents> {
   readonly core: IceAgentCore;
   readonly #socket: DatagramEndpoint;
   readonly #timers: Timers;
-  #timer: unknown;
+  readonly #timer: DeadlineTimer;
   #closed = false;
 
   private constructor(core: IceAgentCore, socket: DatagramEndpoint, timers: Timers) {
@@ -45,6 +45,10 @@ export class IceAgent extends EventEmitter<IceAgentEvents> {
     this.core = core;
     this.#socket = socket;
     this.#timers = timers;
+    this.#timer = new DeadlineTimer(this.#timers, (now) => {
+      this.core.handleTimeout(now);
+      this.#flush();
+    });
     socket.on('message', (data, from) => {
       this.core.receive(data, from, this.#timers.now());
       this.#flush();
@@ -137,25 +141,14 @@ export class IceAgent extends EventEmitter<IceAgentEvents> {
           break;
       }
     }
-    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const at = this.core.nextDeadline();
-    if (at === undefined) return;
-    this.#timer = this.#timers.setTimeout(
-      () => {
-        this.#timer = undefined;
-        this.core.handleTimeout(this.#timers.now());
-        this.#flush();
-      },
-      Math.max(0, at - this.#timers.now()),
-    );
+    this.#timer.arm(this.core.nextDeadline());
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.core.close();
     this.#closed = true;
-    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
+    this.#timer.cancel();
     await this.#socket.close();
   }
 }

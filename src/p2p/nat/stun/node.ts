@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { bindUdp } from '../../../transport/udp.js';
 import type { DatagramEndpoint, PeerAddress, SocketAddress } from '../../../transport/types.js';
-import { realTimers } from '../../sim/timers.js';
+import { DeadlineTimer, realTimers } from '../../sim/timers.js';
 import type { Timers } from '../../sim/timers.js';
 import { discoverNatBehavior, StunClientCore } from './client.js';
 import type { BindingOptions, BindingResult, NatBehavior } from './client.js';
@@ -100,12 +100,16 @@ export class StunClient {
   readonly #socket: DatagramEndpoint;
   readonly #owned: boolean;
   readonly #timers: Timers;
-  #timer: unknown;
+  readonly #timer: DeadlineTimer;
 
   private constructor(socket: DatagramEndpoint, owned: boolean, options: StunClientOptions) {
     this.#socket = socket;
     this.#owned = owned;
     this.#timers = options.timers ?? realTimers;
+    this.#timer = new DeadlineTimer(this.#timers, (now) => {
+      this.core.handleTimeout(now);
+      this.#flush();
+    });
     this.core = new StunClientCore((n) => randomBytes(n), options);
     socket.on('message', (data, from) => {
       this.core.receive(data, from, this.#timers.now());
@@ -148,22 +152,11 @@ export class StunClient {
 
   #flush(): void {
     for (const d of this.core.takeOutput()) this.#socket.send(d.data, d.to);
-    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const at = this.core.nextDeadline();
-    if (at === undefined) return;
-    this.#timer = this.#timers.setTimeout(
-      () => {
-        this.#timer = undefined;
-        this.core.handleTimeout(this.#timers.now());
-        this.#flush();
-      },
-      Math.max(0, at - this.#timers.now()),
-    );
+    this.#timer.arm(this.core.nextDeadline());
   }
 
   async close(): Promise<void> {
-    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
+    this.#timer.cancel();
     if (this.#owned) await this.#socket.close();
   }
 }

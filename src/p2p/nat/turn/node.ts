@@ -7,7 +7,7 @@ import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import { bindUdp } from '../../../transport/udp.js';
 import type { DatagramEndpoint, PeerAddress, SocketAddress } from '../../../transport/types.js';
-import { realTimers } from '../../sim/timers.js';
+import { DeadlineTimer, realTimers } from '../../sim/timers.js';
 import type { Timers } from '../../sim/timers.js';
 import type { TransportAddress } from '../stun/codec.js';
 import { TurnClientCore } from './client.js';
@@ -34,7 +34,7 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
   readonly core: TurnClientCore;
   readonly #socket: DatagramEndpoint;
   readonly #timers: Timers;
-  #timer: unknown;
+  readonly #timer: DeadlineTimer;
   #closed = false;
 
   private constructor(core: TurnClientCore, socket: DatagramEndpoint, timers: Timers) {
@@ -42,6 +42,10 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     this.core = core;
     this.#socket = socket;
     this.#timers = timers;
+    this.#timer = new DeadlineTimer(this.#timers, (now) => {
+      this.core.handleTimeout(now);
+      this.#flush();
+    });
     socket.on('message', (data, from) => {
       this.core.receive(data, from, this.#timers.now());
       this.#flush();
@@ -108,18 +112,7 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
       if (e.type === 'data') this.emit('data', e.data, e.peer);
       else this.emit('lost', e.error);
     }
-    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const at = this.core.nextDeadline();
-    if (at === undefined) return;
-    this.#timer = this.#timers.setTimeout(
-      () => {
-        this.#timer = undefined;
-        this.core.handleTimeout(this.#timers.now());
-        this.#flush();
-      },
-      Math.max(0, at - this.#timers.now()),
-    );
+    this.#timer.arm(this.core.nextDeadline());
   }
 
   /** Releases the allocation (best effort, bounded by the transaction timeout) and closes. */
@@ -129,7 +122,7 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
       await this.#call<void>((now, done) => this.core.release(now, done)).catch(() => {});
     }
     this.#closed = true;
-    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
+    this.#timer.cancel();
     await this.#socket.close();
   }
 }
