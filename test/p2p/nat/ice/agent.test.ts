@@ -2,7 +2,7 @@
  * Two ICE agents (RFC 8445) on the simulated network, behind simulated NATs, with a STUN
  * server for server-reflexive candidates and signaling done by the test (trickle): direct
  * connections where the NATs allow one, a symmetric NAT against a port-restricted one
- * failing without a relay, role-conflict repair (§7.3.1.1), application data on the
+ * failing without a relay and connecting through a (simulated) TURN relay with one, role-conflict repair (§7.3.1.1), application data on the
  * selected pair, consent freshness (RFC 7675) expiring when the path breaks, and bad
  * requests refused.
  */
@@ -22,6 +22,7 @@ import type { SimNat, SimNatType } from '../../../../src/p2p/sim/nat.js';
 import { SimNetwork } from '../../../../src/p2p/sim/network.js';
 import type { SimCore, SimDatagram, SimNode } from '../../../../src/p2p/sim/node.js';
 import { Rng } from '../../../../src/p2p/sim/rng.js';
+import { SimTurnServer } from '../../../helpers/sim-turn.js';
 import type { SocketAddress } from '../../../../src/transport/types.js';
 
 class StunNode implements SimCore {
@@ -71,10 +72,14 @@ class AgentNode implements SimCore {
 function pairUp(
   natA: SimNatType | undefined,
   natB: SimNatType | undefined,
-  opts: { bothControlling?: boolean } = {},
+  opts: { bothControlling?: boolean; turn?: boolean } = {},
 ) {
   const net = new SimNetwork({ seed: 11, latency: constantLatency(15) });
   const stun = net.addNode(new StunNode(), { address: '203.0.113.200', port: 3478 });
+  const turnServer = new SimTurnServer(net, 'alice', 'secret');
+  if (opts.turn === true) {
+    turnServer.node = net.addNode(turnServer, { address: '203.0.113.201', port: 3478 });
+  }
   const make = (type: SimNatType | undefined, controlling: boolean, seed: number): AgentNode => {
     const nat: SimNat | undefined = type === undefined ? undefined : net.addNat({ type });
     const holder = new AgentNode();
@@ -85,6 +90,12 @@ function pairUp(
           controlling,
           local: { address: address.address, port: address.port },
           stunServers: [stun.address],
+          ...(opts.turn === true && {
+            turn: {
+              server: { address: '203.0.113.201', port: 3478 },
+              credentials: { username: 'alice', password: 'secret' },
+            },
+          }),
           random: (n) => rng.randomBytes(n),
           rtoMs: 200,
           rc: 5,
@@ -107,10 +118,14 @@ function pairUp(
   b.agent!.gather(net.now);
   a.node!.poke();
   b.node!.poke();
-  return { net, a, b };
+  return { net, a, b, turnServer };
 }
 
-function connect(natA: SimNatType | undefined, natB: SimNatType | undefined, opts = {}) {
+function connect(
+  natA: SimNatType | undefined,
+  natB: SimNatType | undefined,
+  opts: { bothControlling?: boolean; turn?: boolean } = {},
+) {
   const t = pairUp(natA, natB, opts);
   for (let i = 0; i < 400; i++) {
     t.net.runFor(50);
@@ -143,6 +158,32 @@ describe('ICE agents through simulated NATs (RFC 8445)', () => {
   it('symmetric ⇄ port-restricted: no direct path exists; without a relay the agents fail', () => {
     const { a, b } = connect('symmetric', 'port-restricted');
     expect([a.agent!.state, b.agent!.state]).toContain('failed');
+  });
+
+  it.each([
+    ['symmetric', 'port-restricted'],
+    ['symmetric', 'symmetric'],
+  ] as const)('%s ⇄ %s with a TURN server: they connect through the relay', (x, y) => {
+    const { net, a, b, turnServer } = connect(x, y, { turn: true });
+    expect(a.agent!.state).toBe('connected');
+    expect(b.agent!.state).toBe('connected');
+    const sa = a.agent!.selected!;
+    const sb = b.agent!.selected!;
+    expect(sa.local.type === 'relay' || sa.remote.type === 'relay').toBe(true);
+    expect(sb.local.type === 'relay' || sb.remote.type === 'relay').toBe(true);
+    expect(a.agent!.send(new TextEncoder().encode('via relay'))).toBe(true);
+    a.node!.poke();
+    net.runFor(200);
+    const data = b.events.find((e) => e.type === 'data');
+    expect(data?.type === 'data' && new TextDecoder().decode(data.data)).toBe('via relay');
+    expect(turnServer.relayed).toBeGreaterThan(0);
+  });
+
+  it('full-cone ⇄ port-restricted with a TURN server still prefers the direct pair', () => {
+    const { a } = connect('full-cone', 'port-restricted', { turn: true });
+    expect(a.agent!.state).toBe('connected');
+    expect(a.agent!.selected!.local.type).not.toBe('relay');
+    expect(a.agent!.selected!.remote.type).not.toBe('relay');
   });
 
   it('§7.3.1.1: both controlling — the role conflict is repaired and they connect', () => {
