@@ -13,6 +13,7 @@ const SUITES = [
   ['http2/h2load', () => import('./http2/suite.js')],
   ['dht', () => import('./dht/suite.js')],
   ['dht/kademlia-dht', () => import('./dht/kademlia-dht.js')],
+  ['dht-udp', () => import('./dht/udp-compare.js')],
   ['gossip', () => import('./gossip/swim.js')],
   ['nat', () => import('./nat/suite.js')],
   ['nat/ice-setup', () => import('./nat/ice-setup.js')],

@@ -4,8 +4,8 @@
 // Messages are compared with log2(N), the order of Kademlia's bound (a lookup needs about
 // log2(N/k) rounds of α queries). The sim is deterministic: one run per N is the result.
 // Usage: node bench/dht/suite.js [N ...]   (default 1000; BENCH_DHT_N="1000 3000")
-// Peer comparisons (kademlia-dht on the same sim, bittorrent-dht over UDP) are not in this
-// suite yet: see bench/RESULTS.md.
+// Peer comparisons are separate scripts: kademlia-dht.js (kademlia-dht on the same sim) and
+// udp-compare.js (bittorrent-dht over loopback UDP); see bench/RESULTS.md.
 import { DhtCore } from '../../dist/p2p/kademlia/dht.js';
 import { compareDistance, idToHex } from '../../dist/p2p/kademlia/id.js';
 import { Rng, SimNetwork } from '../../dist/p2p/sim/index.js';
