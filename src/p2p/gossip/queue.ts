@@ -26,6 +26,23 @@ export interface Broadcast {
 interface Entry extends Broadcast {
   transmits: number;
   live: boolean;
+  /** Queueing order: tiers are kept sorted by it, oldest first. */
+  id: number;
+}
+
+/** Merges two tiers sorted oldest first (`a` is reused when `b` is all newer). */
+function mergeByAge(a: Entry[], b: Entry[]): Entry[] {
+  if (a.length === 0 || a[a.length - 1]!.id < b[0]!.id) {
+    for (const e of b) a.push(e);
+    return a;
+  }
+  const out: Entry[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) out.push(a[i]!.id < b[j]!.id ? a[i++]! : b[j++]!);
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
 }
 
 export class BroadcastQueue {
@@ -33,6 +50,7 @@ export class BroadcastQueue {
   readonly #tiers: Entry[][] = [];
   readonly #byKey = new Map<string, Entry>();
   #live = 0;
+  #nextId = 0;
   readonly #maxQueued: number;
 
   constructor(maxQueued = 4096) {
@@ -49,7 +67,7 @@ export class BroadcastQueue {
       const old = this.#byKey.get(b.key);
       if (old !== undefined) this.#kill(old, false);
     }
-    const e: Entry = { ...b, transmits: 0, live: true };
+    const e: Entry = { ...b, transmits: 0, live: true, id: this.#nextId++ };
     (this.#tiers[0] ??= []).push(e);
     if (b.key !== undefined) this.#byKey.set(b.key, e);
     this.#live++;
@@ -115,8 +133,16 @@ export class BroadcastQueue {
       tier.length = i + 1; // entries 0..i were not walked
       for (let j = skipped.length - 1; j >= 0; j--) tier.push(skipped[j]!);
     }
-    // Re-tier after the walk so a message is not taken twice in one call.
-    for (const e of moved) (this.#tiers[e.transmits] ??= []).push(e);
+    // Re-tier after the walk so a message is not taken twice in one call, merging by age so
+    // each tier stays oldest first and "newest first" holds across takes.
+    moved.sort((x, y) => x.transmits - y.transmits || x.id - y.id);
+    for (let i = 0; i < moved.length;) {
+      const t = moved[i]!.transmits;
+      let j = i;
+      while (j < moved.length && moved[j]!.transmits === t) j++;
+      this.#tiers[t] = mergeByAge(this.#tiers[t] ?? [], moved.slice(i, j));
+      i = j;
+    }
     if (this.#countEntries() > 2 * this.#live + 256) this.#compact();
     return out;
   }

@@ -207,7 +207,8 @@ export function encodeAlive(m: Alive): Uint8Array {
 
 /** The push-pull header, without a type byte (it follows `[pushPullMsg]` on a stream). */
 export function encodePushPullHeader(w: GoWriter, m: PushPullHeader): void {
-  w.map(3).key('Nodes').uint(m.nodes).key('UserStateLen').uint(m.userStateLen);
+  // Nodes and UserStateLen are Go ints: go-codec writes them signed (d1/d2 past 127).
+  w.map(3).key('Nodes').int(m.nodes).key('UserStateLen').int(m.userStateLen);
   w.key('Join').bool(m.join);
 }
 
@@ -236,7 +237,7 @@ export function encodeUserStream(msg: Uint8Array): Uint8Array {
     .byte(MessageType.User)
     .map(1)
     .key('UserMsgLen')
-    .uint(msg.length)
+    .int(msg.length) // a Go int
     .bytes(msg)
     .finish();
 }

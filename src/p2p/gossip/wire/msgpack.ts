@@ -43,23 +43,32 @@ export class GoWriter {
     return this;
   }
 
-  /** A map header for `n` entries. */
+  /** A map header for `n` entries (fixmap, map16, map32 as go-codec picks them). */
   map(n: number): this {
-    if (n < 16) return this.byte(0x80 | n);
-    this.#reserve(3);
-    this.#buf[this.#at++] = 0xde;
-    this.#view.setUint16(this.#at, n);
-    this.#at += 2;
-    return this;
+    return this.#container(0x80, 0xde, n);
   }
 
-  /** An array header for `n` items. */
+  /** An array header for `n` items (fixarray, array16, array32 as go-codec picks them). */
   array(n: number): this {
-    if (n < 16) return this.byte(0x90 | n);
+    return this.#container(0x90, 0xdc, n);
+  }
+
+  /** go-codec `writeContainerLen`: fix form below 16, then the 16-bit, then the 32-bit one. */
+  #container(fix: number, b16: number, n: number): this {
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {
+      throw new RangeError(`not a container length: ${n}`);
+    }
+    if (n < 16) return this.byte(fix | n);
     this.#reserve(5);
-    this.#buf[this.#at++] = 0xdd;
-    this.#view.setUint32(this.#at, n);
-    this.#at += 4;
+    if (n < 0x10000) {
+      this.#buf[this.#at++] = b16;
+      this.#view.setUint16(this.#at, n);
+      this.#at += 2;
+    } else {
+      this.#buf[this.#at++] = b16 + 1;
+      this.#view.setUint32(this.#at, n);
+      this.#at += 4;
+    }
     return this;
   }
 
@@ -83,6 +92,35 @@ export class GoWriter {
     } else {
       this.#buf[this.#at++] = 0xcf;
       this.#view.setBigUint64(this.#at, BigInt(n));
+      this.#at += 8;
+    }
+    return this;
+  }
+
+  /**
+   * A Go `int` (go-codec `EncodeInt`): a fixint in -32..127, otherwise the smallest signed
+   * form — so 128 is int16 `d1 00 80`, not uint8 (memberlist's `Nodes`, `UserStateLen` and
+   * `UserMsgLen` are Go ints).
+   */
+  int(n: number): this {
+    if (!Number.isSafeInteger(n)) throw new RangeError(`not an int: ${n}`);
+    this.#reserve(9);
+    if (n >= -32 && n <= 0x7f) {
+      this.#buf[this.#at++] = n & 0xff;
+    } else if (n >= -0x80 && n < 0) {
+      this.#buf[this.#at++] = 0xd0;
+      this.#buf[this.#at++] = n & 0xff;
+    } else if (n >= -0x8000 && n <= 0x7fff) {
+      this.#buf[this.#at++] = 0xd1;
+      this.#view.setInt16(this.#at, n);
+      this.#at += 2;
+    } else if (n >= -0x80000000 && n <= 0x7fffffff) {
+      this.#buf[this.#at++] = 0xd2;
+      this.#view.setInt32(this.#at, n);
+      this.#at += 4;
+    } else {
+      this.#buf[this.#at++] = 0xd3;
+      this.#view.setBigInt64(this.#at, BigInt(n));
       this.#at += 8;
     }
     return this;

@@ -314,7 +314,8 @@ export class WireCodec {
    */
   frameStream(buf: Uint8Array): number | undefined {
     const end = this.#frame(buf);
-    if (end === undefined && buf.length > this.maxStreamBytes) {
+    // Bound the message whether it is still arriving or arrived whole in one read.
+    if ((end ?? buf.length) > this.maxStreamBytes) {
       throw new GossipError(
         GossipErrorCodes.TOO_LARGE,
         `stream message exceeds ${this.maxStreamBytes} bytes`,
