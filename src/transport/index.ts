@@ -21,3 +21,4 @@ export * from './tls.js';
 export * from './udp.js';
 export * from './memory.js';
 export * from './pool.js';
+export * from './quic.js';
