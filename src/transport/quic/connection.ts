@@ -312,10 +312,13 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> implement
       // ones leave quiche closing, which the next pass notices.
       if (!isDone(err)) this.#lastRecvError = quicheErrorName(err);
     }
+    this.#received = true;
     this.#runSoon();
   }
 
   #lastRecvError: string | undefined;
+  /** Packets arrived since the last pass (so STOP_SENDING may have too). */
+  #received = false;
 
   /** Send the first flight (clients) — the endpoint calls it after registering us. */
   start(): void {
@@ -406,6 +409,13 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> implement
       const again = [...this.#wantRead];
       this.#wantRead.clear();
       for (const s of again) s.onReadable();
+    }
+    if (this.#received) {
+      this.#received = false;
+      for (const id of q.writable()) {
+        const s = this.#streams.get(id);
+        if (s !== undefined && !this.#wantWrite.has(s)) s.probeStopped();
+      }
     }
     if (this.#wantWrite.size > 0) {
       for (const s of this.#wantWrite) {

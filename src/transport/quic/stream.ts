@@ -298,6 +298,26 @@ export class QuicStream extends EventEmitter<StreamConnectionEvents> implements 
     }
   }
 
+  /**
+   * quiche lists a stream as writable when the peer sent STOP_SENDING; a stream with
+   * nothing queued would otherwise only learn of it on its next write.
+   */
+  probeStopped(): void {
+    if (this.#writeDone || this.#closed || this.#queueHead < this.#queue.length) return;
+    try {
+      this.#host.q.streamCapacity(this.streamId);
+    } catch (err) {
+      const code = streamErrorCode(err, 'StreamStopped');
+      if (code === undefined) return;
+      this.#writeDone = true;
+      this.#dropQueue();
+      this.peerStopSendingCode = code;
+      this.onPeerStopSending?.(code);
+      if (this.#readDone) this.#finish(new QuicStopSendingError(code));
+      else this.#maybeClose();
+    }
+  }
+
   get hasQueuedWrites(): boolean {
     return (
       this.#queueHead < this.#queue.length || (this.#ending && !this.#finSent && !this.#writeDone)

@@ -1,0 +1,570 @@
+/**
+ * HTTP/3 client (RFC 9114 §4): one QUIC connection per origin, shared by concurrent
+ * requests (each on its own bidirectional stream), reused until the server sends GOAWAY
+ * or the connection closes. When the server's stream limit is reached, requests wait for
+ * a stream to finish (RFC 9000 §4.6) rather than fail.
+ *
+ * Requests the server did not process — past its GOAWAY id, or reset with
+ * H3_REQUEST_REJECTED (§4.1.1, §5.2) — are retried once on a new connection.
+ */
+import { AbortError, GhostnetError, InvalidOptionError } from '../../errors.js';
+import { QuicEndpoint, QuicStreamLimitError } from '../../transport/quic.js';
+import type { QuicConnection, QuicOptions, QuicStream } from '../../transport/quic.js';
+import { BodyStream } from '../http/body.js';
+import { HeaderList } from '../http/headers.js';
+import type { HeaderInit } from '../http/headers.js';
+import { validateResponse, validateTrailers } from '../http2/fields.js';
+import { FrameType, H3ErrorCode, errorCodeName } from './codes.js';
+import type { Http3ConnectionError, Http3StreamError } from './errors.js';
+import { encodeFrameHeader } from './frames.js';
+import { MessageReader } from './message.js';
+import type { FieldLine } from './qpack/index.js';
+import { Http3Session } from './session.js';
+import type { Http3Settings } from './session.js';
+
+export type Http3RequestBody = Uint8Array | string | AsyncIterable<Uint8Array>;
+
+export interface Http3RequestOptions {
+  url: string | URL;
+  /** @default 'GET' */
+  method?: string;
+  headers?: HeaderInit;
+  body?: Http3RequestBody;
+  trailers?: HeaderInit;
+  signal?: AbortSignal;
+  /** From sending the request to its response head. @default client's headersTimeoutMs */
+  headersTimeoutMs?: number;
+}
+
+export interface Http3ClientOptions {
+  /** TLS and QUIC settings for every connection (ALPN is "h3"). */
+  quic?: Omit<QuicOptions, 'alpn'>;
+  settings?: Http3Settings;
+  /** @default 10000 */
+  connectTimeoutMs?: number;
+  /** @default 300000 */
+  headersTimeoutMs?: number;
+  /** Response body bytes buffered before the stream is paused. @default 65536 */
+  highWaterMark?: number;
+  /** Largest body `bytes()`, `text()` and `json()` collect. @default 67108864 */
+  maxBodyBytes?: number;
+  /** Bind the client's UDP socket here. @default '127.0.0.1' for loopback targets, else '0.0.0.0' */
+  localHost?: string;
+  /** An endpoint to connect from instead of a private one. */
+  endpoint?: QuicEndpoint;
+}
+
+/** A request failed at the HTTP/3 layer: the stream was reset, or the response was malformed. */
+export class Http3RequestError extends GhostnetError {
+  readonly wireCode: number | undefined;
+
+  constructor(message: string, wireCode?: number, options?: { cause?: unknown }) {
+    super('GN_ERR_H3_REQUEST', message, options);
+    this.wireCode = wireCode;
+  }
+}
+
+export class Http3ClientResponse implements AsyncIterable<Uint8Array> {
+  readonly status: number;
+  readonly headers: HeaderList;
+  readonly httpVersion = '3';
+  readonly url: string;
+  readonly informational: readonly { status: number; headers: HeaderList }[];
+  readonly body: BodyStream;
+  readonly #cancel: () => void;
+
+  constructor(
+    status: number,
+    headers: HeaderList,
+    url: string,
+    informational: { status: number; headers: HeaderList }[],
+    body: BodyStream,
+    cancel: () => void,
+  ) {
+    this.status = status;
+    this.headers = headers.freeze();
+    this.url = url;
+    this.informational = informational;
+    this.body = body;
+    this.#cancel = cancel;
+  }
+
+  get trailers(): HeaderList | undefined {
+    return this.body.trailers;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.body[Symbol.asyncIterator]();
+  }
+
+  bytes(): Promise<Uint8Array> {
+    return this.body.bytes();
+  }
+
+  text(): Promise<string> {
+    return this.body.text();
+  }
+
+  json<T = unknown>(): Promise<T> {
+    return this.body.json<T>();
+  }
+
+  /** Stops reading: STOP_SENDING and RESET_STREAM with H3_REQUEST_CANCELLED (§4.1.1). */
+  cancel(): void {
+    this.body.fail(new AbortError('The response body was cancelled'));
+    this.#cancel();
+  }
+}
+
+const encoder = new TextEncoder();
+
+function split(fields: readonly FieldLine[]): [string[], string[]] {
+  const names: string[] = [];
+  const values: string[] = [];
+  for (const [n, v] of fields) {
+    names.push(n);
+    values.push(v);
+  }
+  return [names, values];
+}
+
+/** Request fields that are connection-specific and not sent over HTTP/3 (§4.2). */
+const DROPPED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
+
+class ClientExchange {
+  readonly session: ClientSession;
+  readonly stream: QuicStream;
+  readonly url: string;
+  readonly reader: MessageReader;
+  readonly informational: { status: number; headers: HeaderList }[] = [];
+  readonly #resolve: (r: Http3ClientResponse) => void;
+  readonly #reject: (err: Error) => void;
+  readonly #head: string;
+  body: BodyStream | undefined;
+  settled = false;
+  #expected = -1;
+  #received = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    session: ClientSession,
+    stream: QuicStream,
+    url: string,
+    method: string,
+    headersTimeoutMs: number,
+    resolve: (r: Http3ClientResponse) => void,
+    reject: (err: Error) => void,
+  ) {
+    this.session = session;
+    this.stream = stream;
+    this.url = url;
+    this.#head = method;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    stream.destroyCode = H3ErrorCode.H3_REQUEST_CANCELLED;
+    this.reader = new MessageReader(
+      stream,
+      session.decoder,
+      {
+        interimAllowed: true,
+        onHeaders: (f) => this.#onHead(f),
+        onData: (c) => this.#onData(c),
+        onTrailers: (f) => this.#onTrailers(f),
+        onEnd: () => this.#onEnd(),
+        onFieldsTooLarge: () =>
+          this.fail(
+            new Http3RequestError(
+              'response header section exceeds maxFieldSectionSize',
+              H3ErrorCode.H3_EXCESSIVE_LOAD,
+            ),
+          ),
+        onStreamError: (e) => this.#streamError(e),
+        onConnectionError: (e) => session.fail(e),
+      },
+      () => session.flushDecoder(),
+      session.settings.maxFramePayload,
+    );
+    stream.on('close', () => this.#closed());
+    stream.on('error', () => {});
+    if (headersTimeoutMs > 0) {
+      this.#timer = setTimeout(
+        () => this.fail(new Http3RequestError(`no response head within ${headersTimeoutMs} ms`)),
+        headersTimeoutMs,
+      );
+      this.#timer.unref();
+    }
+  }
+
+  #onHead(fields: FieldLine[]): void {
+    const [names, values] = split(fields);
+    const r = validateResponse(names, values);
+    if (typeof r === 'string') {
+      this.#streamError({ wireCode: H3ErrorCode.H3_MESSAGE_ERROR, message: r });
+      return;
+    }
+    const headers = HeaderList.fromTrusted(r.names, r.names.slice(), r.values);
+    if (r.status < 200) {
+      this.informational.push({ status: r.status, headers });
+      return;
+    }
+    clearTimeout(this.#timer);
+    const noBody = this.#head === 'HEAD' || r.status === 204 || r.status === 304;
+    this.#expected = noBody ? 0 : r.contentLength;
+    const c = this.session.client;
+    this.body = new BodyStream({
+      highWaterMark: c.highWaterMark,
+      limit: c.maxBodyBytes,
+      ...(r.contentLength >= 0 && !noBody ? { expectedLength: r.contentLength } : {}),
+      onPull: () => this.reader.resume(),
+    });
+    this.settled = true;
+    this.#resolve(
+      new Http3ClientResponse(r.status, headers, this.url, this.informational, this.body, () =>
+        this.#cancel(),
+      ),
+    );
+  }
+
+  #onData(chunk: Uint8Array): boolean {
+    this.#received += chunk.length;
+    if (this.#expected >= 0 && this.#received > this.#expected) {
+      this.#streamError({
+        wireCode: H3ErrorCode.H3_MESSAGE_ERROR,
+        message: 'response body longer than content-length',
+      });
+      return true;
+    }
+    return this.body?.push(chunk) ?? true;
+  }
+
+  #onTrailers(fields: FieldLine[]): void {
+    const [names, values] = split(fields);
+    const t = validateTrailers(names, values);
+    if (typeof t === 'string') {
+      this.#streamError({ wireCode: H3ErrorCode.H3_MESSAGE_ERROR, message: t });
+      return;
+    }
+    this.body?.end(HeaderList.fromTrusted(t.names, t.names.slice(), t.values));
+  }
+
+  #onEnd(): void {
+    if (this.#expected >= 0 && this.#received !== this.#expected) {
+      this.#streamError({
+        wireCode: H3ErrorCode.H3_MESSAGE_ERROR,
+        message: 'response body shorter than content-length',
+      });
+      return;
+    }
+    this.body?.end();
+  }
+
+  #streamError(e: Pick<Http3StreamError, 'wireCode' | 'message'>): void {
+    this.reader.cancel();
+    this.stream.reset(e.wireCode);
+    this.stream.stopSending(e.wireCode);
+    this.fail(new Http3RequestError(`malformed response: ${e.message}`, e.wireCode));
+  }
+
+  #cancel(): void {
+    this.reader.cancel();
+    this.stream.destroy();
+  }
+
+  #closed(): void {
+    clearTimeout(this.#timer);
+    this.reader.cancel();
+    this.session.exchanges.delete(this);
+    this.session.client.streamFreed();
+    // §5.2: after GOAWAY the client closes the connection once its requests are done.
+    if (this.session.goawayId !== undefined && this.session.exchanges.size === 0) {
+      void this.session.quic.close(H3ErrorCode.H3_NO_ERROR);
+    }
+    const code = this.stream.peerResetCode;
+    if (this.body !== undefined && this.body.complete) return;
+    const reason =
+      code !== undefined
+        ? new Http3RequestError(`the server reset the stream with ${errorCodeName(code)}`, code)
+        : (this.session.quic.closeError ??
+          new Http3RequestError('the stream closed before the response was complete'));
+    this.fail(reason);
+  }
+
+  fail(err: Error): void {
+    clearTimeout(this.#timer);
+    if (!this.settled) {
+      this.settled = true;
+      this.#reject(err);
+      this.#cancel();
+      return;
+    }
+    if (this.body !== undefined && !this.body.complete) this.body.fail(err);
+  }
+}
+
+class ClientSession extends Http3Session {
+  readonly client: Http3Client;
+  readonly key: string;
+  readonly exchanges = new Set<ClientExchange>();
+
+  constructor(client: Http3Client, quic: QuicConnection, key: string) {
+    super(quic, client.options.settings ?? {}, new Map());
+    this.client = client;
+    this.key = key;
+  }
+
+  get usable(): boolean {
+    return !this.closed && !this.quic.closed && this.goawayId === undefined;
+  }
+
+  protected onRequestStream(s: QuicStream): void {
+    // §6.1: clients MUST NOT accept server-initiated bidirectional streams.
+    this.connectionError(
+      H3ErrorCode.H3_STREAM_CREATION_ERROR,
+      `server-initiated bidirectional stream ${s.streamId}`,
+    );
+  }
+
+  protected onUnblocked(ids: number[]): void {
+    for (const ex of this.exchanges) if (ids.includes(ex.stream.streamId)) ex.reader.unblock();
+  }
+
+  protected override onGoaway(id: number): void {
+    this.client.retire(this);
+    // §5.2: requests on streams at or past the id were not processed; they may be retried.
+    for (const ex of this.exchanges) {
+      if (ex.stream.streamId >= id)
+        ex.fail(
+          new Http3RequestError(
+            'the server sent GOAWAY before processing the request',
+            H3ErrorCode.H3_REQUEST_REJECTED,
+          ),
+        );
+    }
+  }
+
+  protected onClosed(err: Error | undefined): void {
+    this.client.retire(this);
+    for (const ex of [...this.exchanges])
+      ex.fail(err ?? new Http3RequestError('the connection closed'));
+  }
+
+  fail(err: Http3ConnectionError | Error): void {
+    const code = (err as Http3ConnectionError).wireCode;
+    this.connectionError(
+      typeof code === 'number' ? code : H3ErrorCode.H3_INTERNAL_ERROR,
+      err.message,
+    );
+  }
+}
+
+export class Http3Client {
+  readonly options: Readonly<Http3ClientOptions>;
+  readonly highWaterMark: number;
+  readonly maxBodyBytes: number;
+  readonly #sessions = new Map<string, ClientSession>();
+  readonly #connecting = new Map<string, Promise<ClientSession>>();
+  readonly #quicOptions: QuicOptions;
+  #endpoint: Promise<QuicEndpoint> | undefined;
+  #waiters: (() => void)[] = [];
+  #closed = false;
+
+  constructor(options: Http3ClientOptions = {}) {
+    this.options = options;
+    this.highWaterMark = options.highWaterMark ?? 64 * 1024;
+    this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
+    this.#quicOptions = { ...options.quic, alpn: ['h3'] };
+  }
+
+  async request(options: Http3RequestOptions): Promise<Http3ClientResponse> {
+    try {
+      return await this.#request(options);
+    } catch (err) {
+      // §4.1.1, §5.2: a request the server rejected unprocessed is safe to retry once.
+      if (
+        err instanceof Http3RequestError &&
+        err.wireCode === H3ErrorCode.H3_REQUEST_REJECTED &&
+        options.body === undefined
+      ) {
+        return this.#request(options);
+      }
+      throw err;
+    }
+  }
+
+  async #request(options: Http3RequestOptions): Promise<Http3ClientResponse> {
+    if (this.#closed) throw new Http3RequestError('the client is closed');
+    const url = new URL(options.url);
+    if (url.protocol !== 'https:')
+      throw new InvalidOptionError(`HTTP/3 needs an https: URL, got ${url.protocol}`);
+    options.signal?.throwIfAborted();
+    const method = (options.method ?? 'GET').toUpperCase();
+    const session = await this.#session(url, options.signal);
+    const stream = await this.#openStream(session, options.signal);
+    const authority = url.host;
+    const fields: FieldLine[] = [
+      [':method', method],
+      [':scheme', 'https'],
+      [':authority', authority],
+      [':path', `${url.pathname}${url.search}`],
+    ];
+    const headers = new HeaderList(options.headers);
+    for (let i = 0; i < headers.size; i++) {
+      const name = headers.lowerNameAt(i);
+      if (!DROPPED.has(name)) fields.push([name, headers.valueAt(i)]);
+    }
+    let body = options.body;
+    if (typeof body === 'string') body = encoder.encode(body);
+    if (body instanceof Uint8Array && !headers.has('content-length'))
+      fields.push(['content-length', String(body.length)]);
+    return new Promise<Http3ClientResponse>((resolve, reject) => {
+      const ex = new ClientExchange(
+        session,
+        stream,
+        url.href,
+        method,
+        options.headersTimeoutMs ?? this.options.headersTimeoutMs ?? 300_000,
+        resolve,
+        reject,
+      );
+      session.exchanges.add(ex);
+      if (options.signal !== undefined) {
+        const onAbort = (): void =>
+          ex.fail(new AbortError('The request was aborted', { cause: options.signal!.reason }));
+        options.signal.addEventListener('abort', onAbort, { once: true });
+        stream.once('close', () => options.signal!.removeEventListener('abort', onAbort));
+      }
+      const block = session.encodeFields(stream.streamId, fields);
+      stream.writev([encodeFrameHeader(FrameType.HEADERS, block.length), block]);
+      void this.#sendBody(session, stream, body, options.trailers).catch((err: unknown) =>
+        ex.fail(err as Error),
+      );
+    });
+  }
+
+  async #sendBody(
+    session: ClientSession,
+    stream: QuicStream,
+    body: Uint8Array | AsyncIterable<Uint8Array> | undefined,
+    trailers: HeaderInit | undefined,
+  ): Promise<void> {
+    const send = async (chunk: Uint8Array): Promise<void> => {
+      if (chunk.length === 0 || !stream.writable) return;
+      if (!stream.writev([encodeFrameHeader(FrameType.DATA, chunk.length), chunk])) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            stream.off('drain', done);
+            stream.off('close', done);
+            resolve();
+          };
+          stream.on('drain', done);
+          stream.on('close', done);
+        });
+      }
+    };
+    if (body instanceof Uint8Array) await send(body);
+    else if (body !== undefined) for await (const chunk of body) await send(chunk);
+    if (!stream.writable) return;
+    if (trailers !== undefined) {
+      const t = new HeaderList(trailers);
+      const fields: FieldLine[] = [];
+      for (let i = 0; i < t.size; i++) fields.push([t.lowerNameAt(i), t.valueAt(i)]);
+      const block = session.encodeFields(stream.streamId, fields);
+      stream.writev([encodeFrameHeader(FrameType.HEADERS, block.length), block]);
+    }
+    stream.end();
+  }
+
+  async #openStream(session: ClientSession, signal: AbortSignal | undefined): Promise<QuicStream> {
+    for (;;) {
+      if (!session.usable)
+        throw new Http3RequestError(
+          'the connection is going away',
+          H3ErrorCode.H3_REQUEST_REJECTED,
+        );
+      try {
+        return session.quic.openStream();
+      } catch (err) {
+        if (!(err instanceof QuicStreamLimitError)) throw err;
+      }
+      // Wait for a stream to finish (the server then raises MAX_STREAMS), bounded.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 50);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      signal?.throwIfAborted();
+    }
+  }
+
+  /** A request stream closed: waiters for stream credit may try again. */
+  streamFreed(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) setTimeout(f, 1);
+  }
+
+  async #session(url: URL, signal: AbortSignal | undefined): Promise<ClientSession> {
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const port = url.port === '' ? 443 : Number(url.port);
+    const key = `${host}:${port}`;
+    const live = this.#sessions.get(key);
+    if (live?.usable === true) return live;
+    let pending = this.#connecting.get(key);
+    if (pending === undefined) {
+      pending = (async () => {
+        const endpoint = await this.#getEndpoint(host);
+        const quic = await endpoint.connect({
+          ...this.#quicOptions,
+          host,
+          port,
+          timeoutMs: this.options.connectTimeoutMs ?? 10_000,
+          ...(signal !== undefined ? { signal } : {}),
+        });
+        const s = new ClientSession(this, quic, key);
+        this.#sessions.set(key, s);
+        return s;
+      })();
+      this.#connecting.set(key, pending);
+      pending.then(
+        () => this.#connecting.delete(key),
+        () => this.#connecting.delete(key),
+      );
+    }
+    return pending;
+  }
+
+  #getEndpoint(host: string): Promise<QuicEndpoint> {
+    if (this.options.endpoint !== undefined) return Promise.resolve(this.options.endpoint);
+    const v6 = host.includes(':');
+    const loopback = host === 'localhost' || host.startsWith('127.') || host === '::1';
+    this.#endpoint ??= QuicEndpoint.create({
+      host:
+        this.options.localHost ??
+        (v6 ? (loopback ? '::1' : '::') : loopback ? '127.0.0.1' : '0.0.0.0'),
+    });
+    return this.#endpoint;
+  }
+
+  retire(session: ClientSession): void {
+    if (this.#sessions.get(session.key) === session) this.#sessions.delete(session.key);
+    if (session.exchanges.size === 0 && !session.quic.closed)
+      void session.quic.close(H3ErrorCode.H3_NO_ERROR);
+  }
+
+  /** Closes every connection (H3_NO_ERROR) and the client's own endpoint. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const s of this.#sessions.values()) s.quic.destroy(H3ErrorCode.H3_NO_ERROR);
+    this.#sessions.clear();
+    if (this.#endpoint !== undefined) await (await this.#endpoint).close(H3ErrorCode.H3_NO_ERROR);
+  }
+}
