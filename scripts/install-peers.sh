@@ -11,6 +11,7 @@ PEERS=(
   "curl|command -v curl"         # HTTP client peer
   "wrk|command -v wrk"           # HTTP/1.1 load generator (interop: pipelining; bench)
   "nghttp2-client|command -v nghttp && command -v h2load" # HTTP/2 client peer and load generator
+  "ngtcp2-client|command -v gtlsclient" # ngtcp2's QUIC and HTTP/3 client (GnuTLS build)
   "nginx-light|test -x /usr/sbin/nginx" # HTTP/1.1 file server peer for the client
   "chromium|command -v chromium"  # browser peer: WebSocket from a real page
   "python3-websockets|/usr/bin/python3 -c 'import websockets'" # independent WebSocket client

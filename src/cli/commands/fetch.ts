@@ -18,6 +18,7 @@ import { deadlineSignal } from '../../lifecycle/deadline.js';
 import { HeaderList } from '../../protocols/http/headers.js';
 import { Http1Client } from '../../protocols/http1/client.js';
 import { H2NotNegotiatedError, Http2Client } from '../../protocols/http2/client.js';
+import { Http3Client } from '../../protocols/http3/client.js';
 import { ConnectError } from '../../transport/errors.js';
 import { UsageError } from '../command.js';
 import type { Command, CommandContext } from '../command.js';
@@ -128,6 +129,24 @@ async function run(ctx: CommandContext): Promise<number> {
   if (http2 && (values.location === true || values.compressed === true)) {
     throw new UsageError('-L and --compressed are not supported with HTTP/2 yet');
   }
+  const http3 = values.http3 === true;
+  if (http3 && (http2 || url.protocol !== 'https:')) {
+    throw new UsageError('--http3 needs an https:// URL and excludes --http2');
+  }
+  if (http3 && (values.location === true || values.compressed === true)) {
+    throw new UsageError('-L and --compressed are not supported with HTTP/3 yet');
+  }
+  const h3client = http3
+    ? new Http3Client({
+        quic: { verifyPeer: values.insecure !== true },
+        maxBodyBytes: 2 ** 40,
+        ...(timeoutMs > 0 ? { connectTimeoutMs: timeoutMs, headersTimeoutMs: timeoutMs } : {}),
+      })
+    : undefined;
+  if (http3) {
+    if (!headers.has('user-agent')) headers.set('user-agent', `ghostnet/${packageVersion()}`);
+    if (!headers.has('accept')) headers.set('accept', '*/*');
+  }
   const h2client = http2
     ? new Http2Client(
         {},
@@ -165,6 +184,7 @@ async function run(ctx: CommandContext): Promise<number> {
       ...(deadline ? { signal: deadline.signal } : {}),
     };
     try {
+      if (h3client !== undefined) res = await h3client.request(common);
       if (h2client !== undefined) {
         try {
           res = await h2client.request(common);
@@ -188,6 +208,7 @@ async function run(ctx: CommandContext): Promise<number> {
     deadline?.clear();
     client.destroy();
     h2client?.destroy();
+    await h3client?.close();
     if (out !== io.stdout) {
       out.end();
       await once(out, 'close');
@@ -197,18 +218,18 @@ async function run(ctx: CommandContext): Promise<number> {
 
 export const fetchCommand: Command = {
   name: 'fetch',
-  summary: 'Send an HTTP/1.1 or HTTP/2 request and print the response body (a small curl)',
+  summary: 'Send an HTTP/1.1, HTTP/2 or HTTP/3 request and print the response body (a small curl)',
   usage:
     "fetch URL [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] [-i] [-o FILE] " +
     '[-L] [--max-redirs N] [--compressed] [--insecure] [--timeout MS] ' +
-    '[--http2 | --http2-prior-knowledge]',
+    '[--http2 | --http2-prior-knowledge | --http3]',
   description:
     'Prints the response body to stdout as raw bytes (or to a file with -o); -i prints the ' +
     'status line and headers first. Exits 0 for any HTTP status, 1 on network or protocol ' +
     'errors, 2 on usage errors. -d sends a body (POST unless -X says otherwise). With -L, ' +
     'redirects are followed (at most --max-redirs). --http2 asks for HTTP/2 (https: ALPN ' +
     'h2; http: an h2c Upgrade) and falls back to HTTP/1.1; --http2-prior-knowledge never ' +
-    'falls back.',
+    'falls back. --http3 speaks HTTP/3 over QUIC (UDP) to an https:// URL, without fallback.',
   allowPositionals: true,
   options: {
     request: { type: 'string', short: 'X', valueName: 'METHOD', description: 'Request method' },
@@ -267,6 +288,10 @@ export const fetchCommand: Command = {
     'http2-prior-knowledge': {
       type: 'boolean',
       description: 'Use HTTP/2 without negotiation or fallback',
+    },
+    http3: {
+      type: 'boolean',
+      description: 'Use HTTP/3 over QUIC (https only, no fallback)',
     },
   },
   run,

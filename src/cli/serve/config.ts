@@ -29,6 +29,8 @@ export interface ServeConfig {
   keepAliveTimeoutMs: number | undefined;
   /** Serve HTTP/2 too (h2c prior knowledge and Upgrade, h2 through TLS ALPN). */
   http2: boolean;
+  /** Serve HTTP/3 on UDP at the TLS port number, advertised by Alt-Svc (needs tls). */
+  http3: boolean;
 }
 
 export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
@@ -45,6 +47,7 @@ export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
   drainTimeoutMs: 5_000,
   keepAliveTimeoutMs: undefined,
   http2: true,
+  http3: false,
 });
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -100,6 +103,7 @@ const CHECKS: Record<keyof ServeConfig, Checker> = {
   drainTimeoutMs: isCount,
   keepAliveTimeoutMs: isCount,
   http2: isBoolean,
+  http3: isBoolean,
 };
 
 export function readConfigFile(path: string): Partial<ServeConfig> {
@@ -142,6 +146,10 @@ export function resolveServeConfig(ctx: CommandContext): ServeConfig {
     config.logLevel = CHECKS.logLevel(v['log-level'], 'log-level') as string;
   if (v['log-requests'] === true) config.logRequests = true;
   if (v['no-http2'] === true) config.http2 = false;
+  if (v.http3 === true) config.http3 = true;
+  if (config.http3 && config.tls === undefined) {
+    throw new UsageError('--http3 needs --tls-cert and --tls-key (QUIC is always encrypted)');
+  }
   if (v['drain-timeout'] !== undefined) {
     config.drainTimeoutMs = parseMs(
       'drain-timeout',

@@ -3,6 +3,7 @@
  * own examples and RFC 9000 (§18.2 transport parameters); each is documented where it is
  * declared.
  */
+import { rootCertificates } from 'node:tls';
 import { InvalidOptionError } from '../../errors.js';
 import type { Quiche, QuicheConfig } from './native.js';
 
@@ -13,7 +14,7 @@ export interface QuicTlsOptions {
   cert?: PemInput;
   /** PEM private key. Required for servers. */
   key?: PemInput;
-  /** PEM CA bundle used to verify the peer. */
+  /** PEM CA bundle used to verify the peer. @default Node's bundled root certificates */
   ca?: PemInput;
   /**
    * Verify the peer's certificate against `ca` (clients: the server's; servers: ask for a
@@ -154,12 +155,14 @@ export function buildConfig(q: Quiche, side: 'server' | 'client', o: QuicOptions
     throw new InvalidOptionError('cert and key must be given together');
   }
   const verify = o.verifyPeer ?? side === 'client';
+  // BoringSSL starts with no trust anchors: a verifying client without a CA uses Node's.
+  const ca = o.ca ?? (verify && side === 'client' ? rootCertificates.join('\n') : undefined);
   let config: QuicheConfig;
   try {
     config = q.Config.withBoringSslCtx(
       verify,
       false,
-      o.ca === undefined ? null : pem(o.ca),
+      ca === undefined ? null : pem(ca),
       o.key === undefined ? null : [pem(o.key)],
       o.cert === undefined ? null : [pem(o.cert)],
       SIGALGS,
