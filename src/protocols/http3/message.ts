@@ -29,7 +29,7 @@ export interface MessageHandler {
   onStreamError(err: Http3StreamError): void;
   /** A violation that ends the connection (QPACK failure, frame encoding errors). */
   onConnectionError(err: Http3ConnectionError | Error): void;
-  /** Keeps reading HEADERS after a 1xx (client side). */
+  /** Keeps reading HEADERS after a 1xx: set by clients (and only clients). */
   readonly interimAllowed?: boolean;
 }
 
@@ -192,8 +192,18 @@ export class MessageReader {
         return;
       }
       case FrameType.PUSH_PROMISE:
-        // We never send MAX_PUSH_ID, so no push ID is valid (§7.2.5: H3_ID_ERROR).
-        throw new Http3ConnectionError(H3ErrorCode.H3_ID_ERROR, 'PUSH_PROMISE without MAX_PUSH_ID');
+        // §7.2.5: a server MUST treat PUSH_PROMISE as H3_FRAME_UNEXPECTED; a client that
+        // never sent MAX_PUSH_ID sees an invalid push ID (H3_ID_ERROR).
+        if (this.#handler.interimAllowed === true) {
+          throw new Http3ConnectionError(
+            H3ErrorCode.H3_ID_ERROR,
+            'PUSH_PROMISE without MAX_PUSH_ID',
+          );
+        }
+        throw new Http3ConnectionError(
+          H3ErrorCode.H3_FRAME_UNEXPECTED,
+          'PUSH_PROMISE from a client',
+        );
       case FrameType.SETTINGS:
       case FrameType.GOAWAY:
       case FrameType.MAX_PUSH_ID:

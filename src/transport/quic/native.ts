@@ -1,6 +1,6 @@
 /**
  * quiche's sans-I/O API through the prebuilt napi binding shipped by @matrixai/quic
- * (`@matrixai/quic/native/index.js`). Only the native module is used: ghostnet's own
+ * (`@matrixai/quic/dist/native`). Only the native module is used: ghostnet's own
  * driver (connection.ts, ../quic.ts) does the I/O; @matrixai/quic's QUICServer/QUICClient
  * layer is not loaded.
  *
@@ -8,7 +8,7 @@
  * module.
  */
 import { GhostnetError } from '../../errors.js';
-import type * as Native from '@matrixai/quic/native/index.js';
+import type * as Native from '@matrixai/quic/dist/native/index.js';
 
 export type Quiche = Native.Quiche;
 export type QuicheConfig = Native.Config;
@@ -23,9 +23,16 @@ let loaded: Quiche | undefined;
 
 /** Loads the native binding once. */
 export async function loadQuiche(): Promise<Quiche> {
-  loading ??= import('@matrixai/quic/native/index.js').then((m) => {
-    loaded = m.quiche;
-    return m.quiche;
+  // 1.2.12 is pinned: it is the newest release whose prebuilt binaries exist for every
+  // platform it lists (2.0.9 names packages that were never published, so `npm ci` fails).
+  // The package is CommonJS, so the binding may sit on the default export.
+  loading ??= import('@matrixai/quic/dist/native/index.js').then((m) => {
+    const mod = m as unknown as { quiche?: Quiche; default?: { quiche: Quiche } };
+    const q = mod.quiche ?? mod.default?.quiche;
+    if (q === undefined)
+      throw new GhostnetError('GN_ERR_QUIC_NOT_LOADED', 'the quiche binding did not load');
+    loaded = q;
+    return q;
   });
   return loading;
 }
