@@ -17,6 +17,7 @@ const SUITES = [
   ['gossip', () => import('./gossip/swim.js')],
   ['nat', () => import('./nat/suite.js')],
   ['nat/ice-setup', () => import('./nat/ice-setup.js')],
+  ['quic', () => import('./quic/suite.js')],
 ];
 
 const filters = process.argv.slice(2);
