@@ -58,7 +58,14 @@ export interface QuicEndpointOptions {
   maxConnections?: number;
   /** SO_RCVBUF / SO_SNDBUF. @default 4 MiB each */
   socketBufferBytes?: number;
+  /**
+   * Reports through `observer`: connection counts, packets and bytes per second, and, as
+   * gauges every `statsIntervalMs`, `quic_connections`, `quic_rtt_ms` (mean smoothed RTT),
+   * `quic_cwnd_bytes` (mean), `quic_packets_lost_total` and `quic_packets_sent_total`.
+   */
   observer?: Observer;
+  /** Gauge interval for the observer (0 disables). @default 5000 */
+  statsIntervalMs?: number;
 }
 
 export interface QuicConnectOptions extends QuicOptions {
@@ -120,6 +127,10 @@ export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> implements Pa
   #closing: Promise<void> | undefined;
   #trackSends = false;
   #pendingSends = 0;
+  #statsTimer: ReturnType<typeof setInterval> | undefined;
+  /** Packets sent and lost by connections that already closed. */
+  #closedSent = 0;
+  #closedLost = 0;
 
   private constructor(
     q: Quiche,
@@ -146,6 +157,11 @@ export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> implements Pa
     this.#maxConnections = options.maxConnections ?? 10_000;
     this.#observer = options.observer ?? noopObserver;
     socket.on('message', this.#onMessage);
+    const every = options.statsIntervalMs ?? 5000;
+    if (this.#observer !== noopObserver && every > 0) {
+      this.#statsTimer = setInterval(() => this.publishStats(), every);
+      this.#statsTimer.unref();
+    }
     socket.on('error', (err) => {
       // Send errors (ENOBUFS, ICMP unreachable) are packet loss to QUIC; count, go on.
       this.#observer.error('quic', (err as NodeJS.ErrnoException).code ?? 'GN_ERR_UDP');
@@ -187,6 +203,28 @@ export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> implements Pa
   /** Live connections (both accepted and initiated). */
   get connections(): ReadonlySet<QuicConnection> {
     return new Set(this.#cids.keys());
+  }
+
+  /** Publishes the gauges listed under `observer` now. */
+  publishStats(): void {
+    const o = this.#observer;
+    let rtt = 0;
+    let cwnd = 0;
+    let sent = this.#closedSent;
+    let lost = this.#closedLost;
+    const live = [...this.#cids.keys()].filter((c) => !c.closed);
+    for (const c of live) {
+      const s = c.stats();
+      rtt += s.rttMs;
+      cwnd += s.cwnd;
+      sent += s.sentPackets;
+      lost += s.lostPackets;
+    }
+    o.gauge('quic_connections', live.length);
+    o.gauge('quic_rtt_ms', live.length === 0 ? 0 : rtt / live.length);
+    o.gauge('quic_cwnd_bytes', live.length === 0 ? 0 : cwnd / live.length);
+    o.gauge('quic_packets_sent_total', sent);
+    o.gauge('quic_packets_lost_total', lost);
   }
 
   /** Connects to a QUIC server; resolves once the handshake completes (or 0-RTT is possible). */
@@ -264,6 +302,7 @@ export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> implements Pa
    */
   close(code = 0, reason = ''): Promise<void> {
     this.#closing ??= (async () => {
+      if (this.#statsTimer !== undefined) clearInterval(this.#statsTimer);
       // From here each send reports completion, so the CONNECTION_CLOSE packets leave
       // before the socket is closed under them.
       this.#trackSends = true;
@@ -302,6 +341,13 @@ export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> implements Pa
   }
 
   connectionClosed(conn: QuicConnection): void {
+    try {
+      const s = conn.q.stats();
+      this.#closedSent += s.sent;
+      this.#closedLost += s.lost;
+    } catch {
+      // stats are best effort
+    }
     for (const cid of this.#cids.get(conn) ?? []) {
       if (this.#byCid.get(cid) === conn) this.#byCid.delete(cid);
     }

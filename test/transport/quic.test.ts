@@ -522,3 +522,41 @@ describe('resumption and 0-RTT (RFC 9001 §4.6)', () => {
     expect(second.resumed).toBe(true);
   });
 });
+
+describe('monitoring', () => {
+  it('reports connections, RTT, cwnd and packet counts through the observer', async () => {
+    const gauges = new Map<string, number>();
+    const opened: string[] = [];
+    const observer = {
+      connectionOpened: (p: string) => opened.push(p),
+      connectionClosed: () => {},
+      bytesReceived: () => {},
+      bytesSent: () => {},
+      requestFinished: () => {},
+      error: () => {},
+      gauge: (name: string, value: number) => gauges.set(name, value),
+    };
+    const s = await endpoint({ server: serverOpts(), observer, statsIntervalMs: 0 });
+    const c = await endpoint();
+    const conn = await c.connect({
+      host: '127.0.0.1',
+      port: s.address.port,
+      servername: 'localhost',
+      ca: ca.cert,
+      alpn: ['gn-test'],
+    });
+    const st = conn.openStream();
+    st.write(new Uint8Array(100_000));
+    st.end();
+    await new Promise((r) => setTimeout(r, 100));
+    s.publishStats();
+    expect(opened).toEqual(['quic']);
+    expect(gauges.get('quic_connections')).toBe(1);
+    // quiche reports RTT in whole milliseconds: on loopback that is 0 or 1.
+    expect(gauges.get('quic_rtt_ms')).toBeGreaterThanOrEqual(0);
+    expect(gauges.get('quic_rtt_ms')).toBeLessThan(1000);
+    expect(gauges.get('quic_cwnd_bytes')).toBeGreaterThan(0);
+    expect(gauges.get('quic_packets_sent_total')).toBeGreaterThan(0);
+    expect(gauges.get('quic_packets_lost_total')).toBe(0);
+  });
+});

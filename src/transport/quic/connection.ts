@@ -44,7 +44,7 @@ export interface QuicConnectionEvents {
 }
 
 export interface QuicStats {
-  /** Smoothed RTT in milliseconds. */
+  /** Smoothed RTT in whole milliseconds (as quiche's binding reports it). */
   rttMs: number;
   /** Congestion window in bytes. */
   cwnd: number;
