@@ -13,3 +13,12 @@ export { Http3ConnectionError, Http3StreamError } from './errors.js';
 export * from './frames.js';
 export * from './varint.js';
 export * from './qpack/index.js';
+export {
+  CapsuleReader,
+  CapsuleType,
+  WT_SESSION_GONE,
+  WebTransportSession,
+  encodeCapsule,
+  encodeCloseSession,
+} from './webtransport.js';
+export type { WebTransportSessionEvents } from './webtransport.js';

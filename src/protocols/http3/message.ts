@@ -53,6 +53,7 @@ export class MessageReader {
     handler: MessageHandler,
     flushDecoder: () => void,
     maxFramePayload: number,
+    initial?: Uint8Array,
   ) {
     this.stream = stream;
     this.#decoder = decoder;
@@ -68,6 +69,10 @@ export class MessageReader {
       this.#ended = true;
       this.#drain();
     });
+    if (initial !== undefined && initial.length > 0) {
+      this.#reader.push(initial);
+      queueMicrotask(() => this.#drain());
+    }
   }
 
   get blocked(): boolean {

@@ -29,12 +29,19 @@ import { ServerResponse } from '../http/response.js';
 import type { Handler, HttpRequest, ResponseSink } from '../http/types.js';
 import { DateCache } from '../http1/serializer.js';
 import { validateRequest, validateTrailers } from '../http2/fields.js';
-import { FrameType, H3ErrorCode } from './codes.js';
+import { FrameType, H3ErrorCode, SettingId, StreamType } from './codes.js';
 import type { Http3ConnectionError, Http3StreamError } from './errors.js';
 import { encodeFrameHeader } from './frames.js';
 import { MessageReader } from './message.js';
 import type { FieldLine } from './qpack/index.js';
 import { Http3Session } from './session.js';
+import {
+  CapsuleReader,
+  CapsuleType,
+  WT_SESSION_GONE,
+  WebTransportSession,
+} from './webtransport.js';
+import { decodeVarint } from './varint.js';
 import type { Http3Settings } from './session.js';
 
 export interface Http3ServerOptions {
@@ -56,6 +63,16 @@ export interface Http3ServerOptions {
   retry?: boolean;
   /** An existing endpoint to serve on instead of binding one (it must have server options). */
   endpoint?: QuicEndpoint;
+  /**
+   * Accept WebTransport sessions (extended CONNECT with `:protocol: webtransport`): turns
+   * on QUIC datagrams, SETTINGS_ENABLE_CONNECT_PROTOCOL, SETTINGS_H3_DATAGRAM and the
+   * WebTransport settings. `onSession` gets each accepted session.
+   */
+  webtransport?: {
+    onSession: (session: WebTransportSession, req: HttpRequest) => void;
+    /** Concurrent sessions per connection (SETTINGS_WT_MAX_SESSIONS). @default 16 */
+    maxSessions?: number;
+  };
   observer?: Observer;
   logger?: Logger;
 }
@@ -114,7 +131,10 @@ class Exchange implements ResponseSink {
   #ended = false;
   #drain: (() => void) | undefined;
 
-  constructor(session: ServerSession, stream: QuicStream) {
+  #wt: WebTransportSession | undefined;
+  #capsules: CapsuleReader | undefined;
+
+  constructor(session: ServerSession, stream: QuicStream, initial?: Uint8Array) {
     this.session = session;
     this.stream = stream;
     stream.destroyCode = H3ErrorCode.H3_REQUEST_CANCELLED;
@@ -132,6 +152,7 @@ class Exchange implements ResponseSink {
       },
       () => session.flushDecoder(),
       session.settings.maxFramePayload,
+      initial,
     );
     stream.on('drain', () => this.#drain?.());
     stream.on('close', () => this.#closed());
@@ -141,7 +162,8 @@ class Exchange implements ResponseSink {
   #onHead(fields: FieldLine[]): void {
     const s = this.session.server;
     const [names, values] = split(fields);
-    const head = validateRequest(names, values, false);
+    const wt = s.options.webtransport;
+    const head = validateRequest(names, values, wt !== undefined);
     if (typeof head === 'string') {
       // §4.1.2: a malformed request is a stream error of type H3_MESSAGE_ERROR.
       this.#streamError({
@@ -157,6 +179,10 @@ class Exchange implements ResponseSink {
       return;
     }
     this.method = head.method;
+    if (head.protocol !== undefined && wt !== undefined) {
+      this.#webtransport(head.protocol, head.path ?? '/', head.authority, head.names, head.values);
+      return;
+    }
     this.#expected = head.contentLength;
     this.started = s.observing ? performance.now() : 0;
     this.body = new BodyStream({
@@ -191,7 +217,69 @@ class Exchange implements ResponseSink {
     }
   }
 
+  /** Extended CONNECT (RFC 9220): a WebTransport session, or 501 for other protocols. */
+  #webtransport(
+    protocol: string,
+    path: string,
+    authority: string | undefined,
+    names: string[],
+    values: string[],
+  ): void {
+    const session = this.session;
+    const wt = session.server.options.webtransport!;
+    if (protocol !== 'webtransport') {
+      this.writeHead(501, undefined, new HeaderList([['content-length', '0']]), true);
+      return;
+    }
+    if (session.webtransportSessions.size >= (wt.maxSessions ?? 16)) {
+      this.writeHead(429, undefined, new HeaderList([['content-length', '0']]), true);
+      return;
+    }
+    const req = new ServerRequest({
+      method: 'CONNECT',
+      target: path,
+      headers: HeaderList.fromTrusted(names, names.slice(), values),
+      protocol: 'h3',
+      scheme: 'https',
+      authority,
+      remoteAddress: session.quic.remoteAddress,
+      localAddress: session.quic.localAddress,
+      body: BodyStream.empty(),
+    });
+    // Older Chromium builds speak draft-02 and want to see it confirmed.
+    this.#sendFields(
+      responseFields(200, new HeaderList([['sec-webtransport-http3-draft', 'draft02']]), undefined),
+    );
+    const wts = new WebTransportSession(session.quic, this.stream, path);
+    this.#wt = wts;
+    this.#capsules = new CapsuleReader();
+    session.webtransportSessions.set(wts.id, wts);
+    wts.once('close', () => session.webtransportSessions.delete(wts.id));
+    try {
+      wt.onSession(wts, req);
+    } catch (err) {
+      session.server.logger?.error({ err }, 'webtransport onSession failed');
+      wts.close(0, 'internal error');
+    }
+  }
+
   #onData(chunk: Uint8Array): boolean {
+    if (this.#capsules !== undefined) {
+      try {
+        for (const c of this.#capsules.push(chunk)) {
+          if (c.type === CapsuleType.CLOSE_WEBTRANSPORT_SESSION && c.value.length >= 4) {
+            const code = new DataView(c.value.buffer, c.value.byteOffset).getUint32(0);
+            this.#wt?.terminate(code, new TextDecoder().decode(c.value.subarray(4)));
+          }
+        }
+      } catch {
+        this.#streamError({
+          wireCode: H3ErrorCode.H3_MESSAGE_ERROR,
+          message: 'bad capsule',
+        } as Http3StreamError);
+      }
+      return true;
+    }
     this.#received += chunk.length;
     if (this.#expected >= 0 && this.#received > this.#expected) {
       // §4.1.2: more DATA than content-length says is malformed.
@@ -217,6 +305,12 @@ class Exchange implements ResponseSink {
   }
 
   #onEnd(): void {
+    if (this.#wt !== undefined) {
+      // The peer ended the CONNECT stream: the session is over (we end ours too).
+      this.#wt.terminate(0, '');
+      if (this.stream.writable) this.stream.end();
+      return;
+    }
     if (!this.#checkLength()) return;
     this.body?.end();
   }
@@ -257,6 +351,7 @@ class Exchange implements ResponseSink {
   }
 
   #closed(): void {
+    this.#wt?.terminate(WT_SESSION_GONE, 'CONNECT stream closed');
     this.reader.cancel();
     if (this.done) return;
     if (this.#ended) {
@@ -368,21 +463,107 @@ class Exchange implements ResponseSink {
   }
 }
 
+/** The SETTINGS a WebTransport server adds (RFC 9220, RFC 9297, the WebTransport drafts). */
+function webtransportSettings(maxSessions: number): Map<number, number> {
+  return new Map<number, number>([
+    [SettingId.ENABLE_CONNECT_PROTOCOL, 1],
+    [SettingId.H3_DATAGRAM, 1],
+    [0xffd277, 1], // H3_DATAGRAM as draft-ietf-masque-h3-datagram-04 numbered it
+    [SettingId.ENABLE_WEBTRANSPORT, 1], // draft-02
+    [SettingId.WEBTRANSPORT_MAX_SESSIONS, maxSessions], // drafts 07-12
+    [0x14e9cd29, maxSessions], // SETTINGS_WT_MAX_SESSIONS, drafts 13+
+  ]);
+}
+
 class ServerSession extends Http3Session {
   readonly server: Http3Server;
   readonly exchanges = new Set<Exchange>();
+  readonly webtransportSessions = new Map<number, WebTransportSession>();
   #goawayId: number | undefined;
   #shutdown = false;
 
   constructor(server: Http3Server, quic: QuicConnection) {
-    super(quic, server.options.settings ?? {}, new Map<number, number>());
+    const wt = server.options.webtransport;
+    super(
+      quic,
+      server.options.settings ?? {},
+      wt === undefined ? new Map<number, number>() : webtransportSettings(wt.maxSessions ?? 16),
+    );
     this.server = server;
+    if (wt !== undefined) quic.on('datagram', (d) => this.#onDatagram(d));
   }
 
   protected onRequestStream(s: QuicStream): void {
     if (s.local) return; // server-initiated bidirectional streams are not used by HTTP/3
-    const ex = new Exchange(this, s);
-    this.exchanges.add(ex);
+    if (this.server.options.webtransport === undefined) {
+      this.exchanges.add(new Exchange(this, s));
+      return;
+    }
+    // A bidirectional stream is a request, or (WEBTRANSPORT_STREAM signal) a session's.
+    this.#readSignal(s, (first, rest) => {
+      if (first === FrameType.WEBTRANSPORT_STREAM) return 'session';
+      this.exchanges.add(new Exchange(this, s, rest));
+      return 'done';
+    });
+  }
+
+  protected override onUnknownUniStream(s: QuicStream, type: number, rest: Uint8Array): boolean {
+    if (type !== StreamType.WEBTRANSPORT_UNI || this.server.options.webtransport === undefined) {
+      return false;
+    }
+    this.#readSessionId(s, rest);
+    return true;
+  }
+
+  /**
+   * Reads the first varint of `s`; `decide` either takes the stream over ('done', given
+   * every byte read so far) or asks for the WebTransport session ID to follow ('session').
+   */
+  #readSignal(s: QuicStream, decide: (first: number, all: Uint8Array) => 'done' | 'session'): void {
+    let buf: Uint8Array = new Uint8Array(0);
+    const onData = (chunk: Uint8Array): void => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      const t = decodeVarint(buf, 0);
+      if (t === undefined) return;
+      s.off('data', onData);
+      if (decide(t.value, buf) === 'session') this.#readSessionId(s, buf.subarray(t.next));
+    };
+    s.on('data', onData);
+  }
+
+  /** Reads the session ID after a WebTransport signal and hands the stream to its session. */
+  #readSessionId(s: QuicStream, initial: Uint8Array): void {
+    let buf = initial;
+    const route = (): boolean => {
+      const id = decodeVarint(buf, 0);
+      if (id === undefined) return false;
+      const wts = this.webtransportSessions.get(id.value);
+      if (wts === undefined || wts.closed) {
+        // Unknown or finished session (we do not buffer streams for sessions to come).
+        s.destroyCode = WT_SESSION_GONE;
+        s.destroy();
+      } else {
+        wts.deliverStream(s, buf.subarray(id.next));
+      }
+      return true;
+    };
+    if (route()) return;
+    const onData = (chunk: Uint8Array): void => {
+      buf = Buffer.concat([buf, chunk]);
+      if (route()) s.off('data', onData);
+    };
+    s.on('data', onData);
+  }
+
+  /** RFC 9297 §2.1: a datagram starts with the quarter stream ID of its request stream. */
+  #onDatagram(d: Uint8Array): void {
+    const q = decodeVarint(d, 0);
+    if (q === undefined || q.tooLarge === true) {
+      this.connectionError(H3ErrorCode.H3_DATAGRAM_ERROR, 'malformed HTTP datagram');
+      return;
+    }
+    // Datagrams for unknown or closed sessions are dropped (§2.1 allows it).
+    this.webtransportSessions.get(q.value * 4)?.deliverDatagram(d.subarray(q.next));
   }
 
   protected onUnblocked(ids: number[]): void {
@@ -390,6 +571,8 @@ class ServerSession extends Http3Session {
   }
 
   protected onClosed(): void {
+    for (const wts of [...this.webtransportSessions.values()])
+      wts.terminate(WT_SESSION_GONE, 'connection closed');
     for (const ex of [...this.exchanges])
       ex.stream.abort(new RequestAbortedError('The connection closed'));
     this.server.sessions.delete(this);
@@ -492,7 +675,13 @@ export class Http3Server {
         ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
         ...(o.retry !== undefined ? { retry: o.retry } : {}),
         ...(o.observer !== undefined ? { observer: o.observer } : {}),
-        server: { ...o.quic, alpn: ['h3'] },
+        server: {
+          ...o.quic,
+          ...(o.webtransport !== undefined && o.quic.datagrams === undefined
+            ? { datagrams: true }
+            : {}),
+          alpn: ['h3'],
+        },
       });
       this.#ownEndpoint = true;
     }
