@@ -340,6 +340,17 @@ export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> implements Pa
     this.#socket.send(data, to.port, to.host, () => this.#pendingSends--);
   }
 
+  addConnectionId(conn: QuicConnection, cid: Uint8Array): void {
+    const k = key(cid);
+    this.#byCid.set(k, conn);
+    this.#cids.get(conn)?.push(k);
+  }
+
+  removeConnectionId(conn: QuicConnection, cid: Uint8Array): void {
+    const k = key(cid);
+    if (this.#byCid.get(k) === conn) this.#byCid.delete(k);
+  }
+
   connectionClosed(conn: QuicConnection): void {
     try {
       const s = conn.q.stats();

@@ -8,6 +8,10 @@
  *   body) whose SHA-256 the handler returns, and request headers as nghttp3's QPACK encoder
  *   sends them.
  *
+ * - connection migration (RFC 9000 §9): with `disableActiveMigration: false` the server
+ *   hands out spare connection IDs; gtlsclient moves to a new local port mid-download
+ *   (`--change-local-addr`), validates the new path, and the 8 MiB download completes.
+ *
  * gtlsclient is an independent QUIC stack (ngtcp2) and HTTP/3 + QPACK stack (nghttp3).
  */
 import { execFile } from 'node:child_process';
@@ -141,6 +145,50 @@ describe('ngtcp2 client → Http3Server (in process)', () => {
       );
       expect(seen[0]).toMatchObject({ path: '/upload', authority: `127.0.0.1:${port}` });
       expect(seen[0]!.ua).toMatch(/nghttp3|ngtcp2/);
+    } finally {
+      await server.destroy();
+    }
+  });
+});
+
+describe('ngtcp2 client → connection migration (RFC 9000 §9)', () => {
+  it('moves to a new local address mid-download; the path is validated and the body completes', async () => {
+    const total = 8 << 20;
+    const server = await new Http3Server(
+      (_req, res) => {
+        res.setHeader('content-length', String(total));
+        const chunk = new Uint8Array(64 * 1024).fill(3);
+        let sent = 0;
+        const pump = (): void => {
+          while (sent < total) {
+            sent += chunk.length;
+            if (!res.write(chunk)) {
+              void res.drained().then(pump);
+              return;
+            }
+          }
+          res.end();
+        };
+        pump();
+      },
+      { quic: { cert: leaf.cert, key: leaf.key, disableActiveMigration: false } },
+    ).listen();
+    try {
+      const out = await mkdtemp(join(dir, 'mig-'));
+      const port = String(server.address.port);
+      const r = await gtlsclient([
+        '--no-quic-dump',
+        '--no-http-dump',
+        '--change-local-addr=30ms',
+        `--download=${out}`,
+        '127.0.0.1',
+        port,
+        `https://127.0.0.1:${port}/big`,
+      ]);
+      expect(r.code, r.out.slice(-3000)).toBe(0);
+      expect(r.out).toContain('Changing local address');
+      expect(r.out).toMatch(/Path validation against path .* succeeded/);
+      expect((await readFile(join(out, 'big'))).length).toBe(total);
     } finally {
       await server.destroy();
     }

@@ -8,6 +8,7 @@
  * writes, sending packets, re-arming the timer) runs once per turn in `setImmediate`, so a
  * burst of datagrams from one poll costs one pass and one ACK-bearing flight.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { ConnectionClosedError } from '../errors.js';
 import type { SocketAddress } from '../types.js';
@@ -30,6 +31,9 @@ export interface PacketSink {
   /** Send `data` (a view returned by packetBuffer) to `to`. */
   sendPacket(data: Uint8Array, to: QuicheHost): void;
   connectionClosed(conn: QuicConnection): void;
+  /** Route datagrams for `cid` to `conn` (a connection ID we issued), or stop routing it. */
+  addConnectionId(conn: QuicConnection, cid: Uint8Array): void;
+  removeConnectionId(conn: QuicConnection, cid: Uint8Array): void;
 }
 
 export interface QuicConnectionEvents {
@@ -393,6 +397,7 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> implement
       const proto = q.applicationProto();
       this.#alpn = proto.length === 0 ? undefined : decoder.decode(proto);
       this.#servername ??= q.serverName() ?? undefined;
+      this.#issueConnectionIds();
       this.#resolveReady();
       this.emit('established');
     }
@@ -423,12 +428,36 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> implement
         if (!s.hasQueuedWrites) this.#wantWrite.delete(s);
       }
     }
+    for (let i = 0; i < 16; i++) {
+      const retired = q.retiredScidNext();
+      if (retired === null) break;
+      this.#sink.removeConnectionId(this, retired);
+    }
+    if (this.#established && q.sourceCidsLeft() > 0) this.#issueConnectionIds();
     if (this.listenerCount('datagram') > 0) {
       for (let i = 0; i < 4096; i++) {
         const d = q.dgramRecvVec();
         if (d === null) break;
         this.emit('datagram', d);
       }
+    }
+  }
+
+  /**
+   * Gives the peer spare connection IDs (NEW_CONNECTION_ID, RFC 9000 §5.1.1) up to its
+   * active_connection_id_limit, so it can move to a new path with a fresh ID (§9.5).
+   */
+  #issueConnectionIds(): void {
+    const q = this.q;
+    for (let i = 0; i < 8 && q.sourceCidsLeft() > 0; i++) {
+      const cid = randomBytes(20);
+      const token = BigInt(`0x${randomBytes(16).toString('hex')}`); // stateless reset token
+      try {
+        q.newSourceCid(cid, token, false);
+      } catch {
+        return;
+      }
+      this.#sink.addConnectionId(this, cid);
     }
   }
 
