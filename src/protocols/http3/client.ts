@@ -1,15 +1,19 @@
 /**
- * HTTP/3 client (RFC 9114 §4): one QUIC connection per origin, shared by concurrent
- * requests (each on its own bidirectional stream), reused until the server sends GOAWAY
- * or the connection closes. When the server's stream limit is reached, requests wait for
- * a stream to finish (RFC 9000 §4.6) rather than fail.
+ * HTTP/3 client (RFC 9114 §4) through the transport's connection pool (STYLE §8: client →
+ * pool → connection): QUIC connections per origin are leased like HTTP/2 connections,
+ * each carrying up to `maxStreamsPerConnection` concurrent requests (each on its own
+ * bidirectional stream), reused until the server sends GOAWAY or the connection closes.
+ * When the server's stream limit is lower, requests wait for a stream to finish
+ * (RFC 9000 §4.6) rather than fail.
  *
  * Requests the server did not process — past its GOAWAY id, or reset with
  * H3_REQUEST_REJECTED (§4.1.1, §5.2) — are retried once on a new connection.
  */
 import { AbortError, GhostnetError, InvalidOptionError } from '../../errors.js';
+import { ConnectionPool } from '../../transport/pool.js';
+import type { Origin, PoolLease, PoolOptions, PoolStats } from '../../transport/pool.js';
 import { QuicEndpoint, QuicStreamLimitError } from '../../transport/quic.js';
-import type { QuicConnection, QuicOptions, QuicStream } from '../../transport/quic.js';
+import type { QuicOptions, QuicStream } from '../../transport/quic.js';
 import { BodyStream } from '../http/body.js';
 import { HeaderList } from '../http/headers.js';
 import type { HeaderInit } from '../http/headers.js';
@@ -19,6 +23,7 @@ import type { Http3ConnectionError, Http3StreamError } from './errors.js';
 import { encodeFrameHeader } from './frames.js';
 import { MessageReader } from './message.js';
 import type { FieldLine } from './qpack/index.js';
+import { QuicPoolHandle } from './pool-handle.js';
 import { Http3Session } from './session.js';
 import type { Http3Settings } from './session.js';
 
@@ -52,6 +57,10 @@ export interface Http3ClientOptions {
   localHost?: string;
   /** An endpoint to connect from instead of a private one. */
   endpoint?: QuicEndpoint;
+  /** Concurrent requests per connection before the pool opens another. @default 100 */
+  maxStreamsPerConnection?: number;
+  /** Pool settings (connections per origin, idle timeout, queueing). */
+  pool?: Omit<PoolOptions, 'maxStreamsPerConnection' | 'connectTimeoutMs'>;
 }
 
 /** A request failed at the HTTP/3 layer: the stream was reset, or the response was malformed. */
@@ -277,15 +286,17 @@ class ClientExchange {
     this.stream.destroy();
   }
 
+  /** Released when the stream closes (the pool counts one lease per request). */
+  lease: PoolLease | undefined;
+
   #closed(): void {
     clearTimeout(this.#timer);
     this.reader.cancel();
     this.session.exchanges.delete(this);
     this.session.client.streamFreed();
-    // §5.2: after GOAWAY the client closes the connection once its requests are done.
-    if (this.session.goawayId !== undefined && this.session.exchanges.size === 0) {
-      void this.session.quic.close(H3ErrorCode.H3_NO_ERROR);
-    }
+    // §5.2: after GOAWAY the pool closes the connection once its last lease is back.
+    this.lease?.release();
+    this.lease = undefined;
     const code = this.stream.peerResetCode;
     if (this.body !== undefined && this.body.complete) return;
     const reason =
@@ -310,13 +321,13 @@ class ClientExchange {
 
 class ClientSession extends Http3Session {
   readonly client: Http3Client;
-  readonly key: string;
+  readonly handle: QuicPoolHandle;
   readonly exchanges = new Set<ClientExchange>();
 
-  constructor(client: Http3Client, quic: QuicConnection, key: string) {
-    super(quic, client.options.settings ?? {}, new Map());
+  constructor(client: Http3Client, handle: QuicPoolHandle) {
+    super(handle.quic, client.options.settings ?? {}, new Map());
     this.client = client;
-    this.key = key;
+    this.handle = handle;
   }
 
   get usable(): boolean {
@@ -336,7 +347,7 @@ class ClientSession extends Http3Session {
   }
 
   protected override onGoaway(id: number): void {
-    this.client.retire(this);
+    this.handle.goaway();
     // §5.2: requests on streams at or past the id were not processed; they may be retried.
     for (const ex of this.exchanges) {
       if (ex.stream.streamId >= id)
@@ -350,7 +361,6 @@ class ClientSession extends Http3Session {
   }
 
   protected onClosed(err: Error | undefined): void {
-    this.client.retire(this);
     for (const ex of [...this.exchanges])
       ex.fail(err ?? new Http3RequestError('the connection closed'));
   }
@@ -368,8 +378,8 @@ export class Http3Client {
   readonly options: Readonly<Http3ClientOptions>;
   readonly highWaterMark: number;
   readonly maxBodyBytes: number;
-  readonly #sessions = new Map<string, ClientSession>();
-  readonly #connecting = new Map<string, Promise<ClientSession>>();
+  readonly #sessions = new Map<QuicPoolHandle, ClientSession>();
+  readonly #pool: ConnectionPool;
   readonly #quicOptions: QuicOptions;
   #endpoint: Promise<QuicEndpoint> | undefined;
   #waiters: (() => void)[] = [];
@@ -380,6 +390,37 @@ export class Http3Client {
     this.highWaterMark = options.highWaterMark ?? 64 * 1024;
     this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
     this.#quicOptions = { ...options.quic, alpn: ['h3'] };
+    this.#pool = new ConnectionPool(
+      { connect: (origin, signal) => this.#connect(origin, signal) },
+      {
+        maxConnectionsPerOrigin: 1,
+        ...options.pool,
+        maxStreamsPerConnection: options.maxStreamsPerConnection ?? 100,
+        connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+        name: 'h3-pool',
+      },
+    );
+  }
+
+  /** The pool's view: connections per origin, idle, busy, pending. */
+  stats(): PoolStats {
+    return this.#pool.stats();
+  }
+
+  async #connect(origin: Origin, signal: AbortSignal): Promise<QuicPoolHandle> {
+    const endpoint = await this.#getEndpoint(origin.host);
+    const quic = await endpoint.connect({
+      ...this.#quicOptions,
+      host: origin.host,
+      port: origin.port,
+      timeoutMs: this.options.connectTimeoutMs ?? 10_000,
+      signal,
+    });
+    const handle = new QuicPoolHandle(quic);
+    const session = new ClientSession(this, handle);
+    this.#sessions.set(handle, session);
+    quic.once('close', () => this.#sessions.delete(handle));
+    return handle;
   }
 
   async request(options: Http3RequestOptions): Promise<Http3ClientResponse> {
@@ -405,8 +446,26 @@ export class Http3Client {
       throw new InvalidOptionError(`HTTP/3 needs an https: URL, got ${url.protocol}`);
     options.signal?.throwIfAborted();
     const method = (options.method ?? 'GET').toUpperCase();
-    const session = await this.#session(url, options.signal);
-    const stream = await this.#openStream(session, options.signal);
+    const origin: Origin = {
+      scheme: 'https',
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port === '' ? 443 : Number(url.port),
+      alpn: 'h3',
+    };
+    const lease = await this.#pool.acquire(
+      origin,
+      options.signal !== undefined ? { signal: options.signal } : {},
+    );
+    const session = this.#sessions.get(lease.connection as QuicPoolHandle);
+    let stream: QuicStream;
+    try {
+      if (session === undefined)
+        throw new Http3RequestError('the connection closed', H3ErrorCode.H3_REQUEST_REJECTED);
+      stream = await this.#openStream(session, options.signal);
+    } catch (err) {
+      lease.release();
+      throw err;
+    }
     const authority = url.host;
     const fields: FieldLine[] = [
       [':method', method],
@@ -434,6 +493,7 @@ export class Http3Client {
         reject,
       );
       session.exchanges.add(ex);
+      ex.lease = lease;
       if (options.signal !== undefined) {
         const onAbort = (): void =>
           ex.fail(new AbortError('The request was aborted', { cause: options.signal!.reason }));
@@ -512,36 +572,6 @@ export class Http3Client {
     for (const f of w) setTimeout(f, 1);
   }
 
-  async #session(url: URL, signal: AbortSignal | undefined): Promise<ClientSession> {
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    const port = url.port === '' ? 443 : Number(url.port);
-    const key = `${host}:${port}`;
-    const live = this.#sessions.get(key);
-    if (live?.usable === true) return live;
-    let pending = this.#connecting.get(key);
-    if (pending === undefined) {
-      pending = (async () => {
-        const endpoint = await this.#getEndpoint(host);
-        const quic = await endpoint.connect({
-          ...this.#quicOptions,
-          host,
-          port,
-          timeoutMs: this.options.connectTimeoutMs ?? 10_000,
-          ...(signal !== undefined ? { signal } : {}),
-        });
-        const s = new ClientSession(this, quic, key);
-        this.#sessions.set(key, s);
-        return s;
-      })();
-      this.#connecting.set(key, pending);
-      pending.then(
-        () => this.#connecting.delete(key),
-        () => this.#connecting.delete(key),
-      );
-    }
-    return pending;
-  }
-
   #getEndpoint(host: string): Promise<QuicEndpoint> {
     if (this.options.endpoint !== undefined) return Promise.resolve(this.options.endpoint);
     const v6 = host.includes(':');
@@ -554,17 +584,12 @@ export class Http3Client {
     return this.#endpoint;
   }
 
-  retire(session: ClientSession): void {
-    if (this.#sessions.get(session.key) === session) this.#sessions.delete(session.key);
-    if (session.exchanges.size === 0 && !session.quic.closed)
-      void session.quic.close(H3ErrorCode.H3_NO_ERROR);
-  }
-
   /** Closes every connection (H3_NO_ERROR) and the client's own endpoint. */
   async close(): Promise<void> {
     this.#closed = true;
     for (const s of this.#sessions.values()) s.quic.destroy(H3ErrorCode.H3_NO_ERROR);
     this.#sessions.clear();
+    this.#pool.destroy();
     if (this.#endpoint !== undefined) await (await this.#endpoint).close(H3ErrorCode.H3_NO_ERROR);
   }
 }

@@ -166,6 +166,11 @@ describe('HTTP/3 requests (RFC 9114 §4)', () => {
     );
     expect(all.map((x) => x.query)).toEqual(Array.from({ length: 300 }, (_, i) => `i=${i}`));
     expect(s.sessions.size).toBe(1);
+    // Through the transport's pool: one QUIC connection for the origin, idle again.
+    const stats = c.stats();
+    expect(stats.size).toBe(1);
+    expect(stats.idle).toBe(1);
+    expect(Object.keys(stats.origins)).toEqual([`https://localhost:${s.address.port} h3`]);
   }, 30_000);
 
   it('moves 64 MiB each way with flow control intact', async () => {
