@@ -1,7 +1,8 @@
 // Shared helpers for the benchmark suite: core pinning, child servers, medians and ratios.
 import { spawn, execFile, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** The cores we pin to: the server gets one, the load generator the other. */
 export const SERVER_CORE = 0;
@@ -170,4 +171,36 @@ export function spawnReporter(script, args, { timeoutMs = 90_000 } = {}) {
     });
   });
   return { report, stop };
+}
+
+/**
+ * A throwaway self-signed P-256 certificate for 127.0.0.1 and localhost (openssl CLI), in a
+ * new temporary directory: `{ dir, cert, key }` (paths). Remove `dir` when done.
+ */
+export function makeCert(prefix = 'ghostnet-bench-') {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ],
+    { stdio: 'ignore' },
+  );
+  return { dir, cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
 }

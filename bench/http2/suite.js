@@ -9,47 +9,15 @@
 //   - node:http2 compat: node-server.js --compat — the req/res compatibility API.
 // Servers alternate within each of ROUNDS rounds (order reversed every other round);
 // medians and ratios ours / node reported. Every run must end with 0 failed, 0 errored.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { median, runPinned, startServer } from '../lib.js';
+import { makeCert, median, runPinned, startServer } from '../lib.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const CLIENTS = 16;
 const STREAMS = 32;
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
-
-/** A throwaway self-signed P-256 certificate for 127.0.0.1 (openssl CLI). */
-function makeCert() {
-  const dir = mkdtempSync(join(tmpdir(), 'ghostnet-bench-h2-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { dir, cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
-}
 
 function servers(cert) {
   const tlsArgs = (tls) => (tls ? ['--tls', cert.cert, cert.key] : []);
@@ -97,7 +65,7 @@ async function h2load(port, tls) {
 }
 
 export async function run() {
-  const cert = makeCert();
+  const cert = makeCert('ghostnet-bench-h2-');
   try {
     const SERVERS = servers(cert);
     const names = Object.keys(SERVERS);

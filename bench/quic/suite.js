@@ -8,12 +8,9 @@
 //   - connection setup: 100 sequential handshakes (to established), median ms;
 //   - CPU per MiB: client + server CPU time (ms) for the bulk transfer, per MiB.
 // Usage: node bench/quic/suite.js   (also `node bench/run.js quic`)
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { alternate, median, runPinned, startServer } from '../lib.js';
+import { makeCert, alternate, median, runPinned, startServer } from '../lib.js';
 import { cpuMs } from './common.js';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -21,33 +18,6 @@ const BULK_MIB = 64;
 const STREAMS = 50;
 const STREAM_MIB = 1;
 const SETUPS = 100;
-
-function makeCert(dir) {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  return [join(dir, 'cert.pem'), join(dir, 'key.pem')];
-}
 
 async function measure(impl, certs, mode, args) {
   const server = await startServer(here(`./${impl}-server.js`), certs);
@@ -67,8 +37,8 @@ async function measure(impl, certs, mode, args) {
 }
 
 export async function run() {
-  const dir = mkdtempSync(join(tmpdir(), 'ghostnet-bench-quic-'));
-  const certs = makeCert(dir);
+  const { dir, cert, key } = makeCert('ghostnet-bench-quic-');
+  const certs = [cert, key];
   const results = [];
   try {
     const pick = (f) => (runs) => runs.map(f);

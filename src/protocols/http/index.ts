@@ -21,3 +21,4 @@ export * from './sse.js';
 export * from './multipart.js';
 export * from './mime.js';
 export * from './middleware/index.js';
+export { ClientResponse } from './client-response.js';

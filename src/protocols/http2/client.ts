@@ -22,6 +22,7 @@ import { connectTls } from '../../transport/tls.js';
 import type { TlsCaInput } from '../../transport/tls.js';
 import type { StreamConnection } from '../../transport/types.js';
 import { BodyStream } from '../http/body.js';
+import { ClientResponse } from '../http/client-response.js';
 import { HeaderList } from '../http/headers.js';
 import type { HeaderInit } from '../http/headers.js';
 import { ErrorCode, errorCodeName } from './codes.js';
@@ -181,16 +182,8 @@ const HOP_BY_HOP = new Set([
   'host',
 ]);
 
-export class Http2ClientResponse implements AsyncIterable<Uint8Array> {
-  readonly status: number;
-  readonly headers: HeaderList;
-  readonly httpVersion = '2';
-  readonly url: string;
-  /** 1xx responses received before this one, in order. */
-  readonly informational: readonly { status: number; headers: HeaderList }[];
-  readonly body: BodyStream;
-  readonly #cancel: () => void;
-
+/** An HTTP/2 response (see ClientResponse). */
+export class Http2ClientResponse extends ClientResponse {
   constructor(
     status: number,
     headers: HeaderList,
@@ -199,38 +192,7 @@ export class Http2ClientResponse implements AsyncIterable<Uint8Array> {
     body: BodyStream,
     cancel: () => void,
   ) {
-    this.#cancel = cancel;
-    this.status = status;
-    this.headers = headers.freeze();
-    this.url = url;
-    this.informational = informational;
-    this.body = body;
-  }
-
-  get trailers(): HeaderList | undefined {
-    return this.body.trailers;
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    return this.body[Symbol.asyncIterator]();
-  }
-
-  bytes(): Promise<Uint8Array> {
-    return this.body.bytes();
-  }
-
-  text(): Promise<string> {
-    return this.body.text();
-  }
-
-  json<T = unknown>(): Promise<T> {
-    return this.body.json<T>();
-  }
-
-  /** Stops reading: resets the stream with CANCEL. */
-  cancel(): void {
-    this.body.fail(new AbortError('The response body was cancelled'));
-    this.#cancel();
+    super('2', status, headers, url, informational, body, cancel);
   }
 }
 

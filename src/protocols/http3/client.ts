@@ -15,6 +15,7 @@ import type { Origin, PoolLease, PoolOptions, PoolStats } from '../../transport/
 import { QuicEndpoint, QuicStreamLimitError } from '../../transport/quic.js';
 import type { QuicOptions, QuicStream } from '../../transport/quic.js';
 import { BodyStream } from '../http/body.js';
+import { ClientResponse } from '../http/client-response.js';
 import { HeaderList } from '../http/headers.js';
 import type { HeaderInit } from '../http/headers.js';
 import { validateResponse, validateTrailers } from '../http2/fields.js';
@@ -73,15 +74,8 @@ export class Http3RequestError extends GhostnetError {
   }
 }
 
-export class Http3ClientResponse implements AsyncIterable<Uint8Array> {
-  readonly status: number;
-  readonly headers: HeaderList;
-  readonly httpVersion = '3';
-  readonly url: string;
-  readonly informational: readonly { status: number; headers: HeaderList }[];
-  readonly body: BodyStream;
-  readonly #cancel: () => void;
-
+/** An HTTP/3 response (see ClientResponse). */
+export class Http3ClientResponse extends ClientResponse {
   constructor(
     status: number,
     headers: HeaderList,
@@ -90,38 +84,7 @@ export class Http3ClientResponse implements AsyncIterable<Uint8Array> {
     body: BodyStream,
     cancel: () => void,
   ) {
-    this.status = status;
-    this.headers = headers.freeze();
-    this.url = url;
-    this.informational = informational;
-    this.body = body;
-    this.#cancel = cancel;
-  }
-
-  get trailers(): HeaderList | undefined {
-    return this.body.trailers;
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    return this.body[Symbol.asyncIterator]();
-  }
-
-  bytes(): Promise<Uint8Array> {
-    return this.body.bytes();
-  }
-
-  text(): Promise<string> {
-    return this.body.text();
-  }
-
-  json<T = unknown>(): Promise<T> {
-    return this.body.json<T>();
-  }
-
-  /** Stops reading: STOP_SENDING and RESET_STREAM with H3_REQUEST_CANCELLED (§4.1.1). */
-  cancel(): void {
-    this.body.fail(new AbortError('The response body was cancelled'));
-    this.#cancel();
+    super('3', status, headers, url, informational, body, cancel);
   }
 }
 
