@@ -235,6 +235,7 @@ class ClientExchange {
       return;
     }
     this.body?.end();
+    if (this.#lingering) this.#release();
   }
 
   #streamError(e: Pick<Http3StreamError, 'wireCode' | 'message'>): void {
@@ -252,7 +253,28 @@ class ClientExchange {
   /** Released when the stream closes (the pool counts one lease per request). */
   lease: PoolLease | undefined;
 
+  #released = false;
+  #lingering = false;
+
   #closed(): void {
+    if (
+      this.stream.peerResetCode === undefined &&
+      this.session.quic.closeError === undefined &&
+      !this.reader.settled
+    ) {
+      // The FIN arrived, but frames before it still wait in the reader: a header section
+      // blocked on the encoder stream (RFC 9204 §2.1.2), or body the consumer has not pulled.
+      // The exchange ends when the reader does (#onEnd), fails, or the connection closes.
+      this.#lingering = true;
+      return;
+    }
+    this.#release();
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#lingering = false;
     clearTimeout(this.#timer);
     this.reader.cancel();
     this.session.exchanges.delete(this);
@@ -276,9 +298,8 @@ class ClientExchange {
       this.settled = true;
       this.#reject(err);
       this.#cancel();
-      return;
-    }
-    if (this.body !== undefined && !this.body.complete) this.body.fail(err);
+    } else if (this.body !== undefined && !this.body.complete) this.body.fail(err);
+    if (this.#lingering) this.#release();
   }
 }
 

@@ -79,6 +79,11 @@ export class MessageReader {
     return this.#blocked;
   }
 
+  /** The message was read to its end (onEnd was called), or reading failed or was cancelled. */
+  get settled(): boolean {
+    return this.#failed || this.#state === 'done';
+  }
+
   /** The session says this stream's blocked section can be decoded now. */
   unblock(): void {
     if (!this.#blocked || this.#failed) return;

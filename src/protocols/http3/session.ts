@@ -101,7 +101,10 @@ export abstract class Http3Session extends EventEmitter<Http3SessionEvents> {
     super();
     this.quic = quic;
     this.settings = resolveHttp3Settings(settings);
-    this.encoder = new QpackEncoder();
+    // Our encoder may let up to 16 streams wait for inserts (never more than the peer's
+    // SETTINGS_QPACK_BLOCKED_STREAMS): a new header then costs one insert instead of a
+    // literal on every stream that carries it before the acknowledgment comes back.
+    this.encoder = new QpackEncoder({ maxBlockedStreams: 16 });
     this.decoder = new QpackDecoder({
       maxTableCapacity: this.settings.qpackMaxTableCapacity,
       maxBlockedStreams: this.settings.qpackBlockedStreams,

@@ -22,8 +22,7 @@ import {
 import type { Frame } from '../../../src/protocols/http3/frames.js';
 import { decodeVarint, encodeVarint, varintLength } from '../../../src/protocols/http3/varint.js';
 import { mulberry32 } from '../../helpers/prng.js';
-
-const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
+import { hex } from '../../helpers/hex.js';
 
 describe('varints (RFC 9000 §16, Appendix A.1)', () => {
   it('decodes the RFC examples', () => {

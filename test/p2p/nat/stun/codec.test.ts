@@ -23,8 +23,7 @@ import {
   userhash,
 } from '../../../../src/p2p/nat/stun/codec.js';
 import { mulberry32 } from '../../../helpers/prng.js';
-
-const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
+import { hex } from '../../../helpers/hex.js';
 
 // RFC 5769 §2.1-§2.4 (the RFC's hex dumps; padding bytes as in the RFC).
 const REQUEST = hex(`

@@ -1,90 +1,18 @@
 /**
- * QPACK (RFC 9204): the Appendix B examples byte for byte, the Required Insert Count
- * arithmetic, blocking, eviction safety, the error codes, and a fuzz pass.
+ * QPACK (RFC 9204) end to end: Required Insert Count and Base checks, blocking, eviction
+ * safety, the error codes, split instructions and a fuzz pass. The Appendix A and B examples
+ * are in qpack/appendix.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import {
   QpackDecoder,
   QpackEncoder,
   QpackError,
-  STATIC_TABLE,
-} from '../../../src/protocols/http3/qpack/index.js';
-import type { FieldLine } from '../../../src/protocols/http3/qpack/index.js';
-import { FieldSectionTooLargeError } from '../../../src/protocols/http3/qpack/errors.js';
-import { mulberry32 } from '../../helpers/prng.js';
-
-const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
-const toHex = (b: Uint8Array | undefined): string =>
-  b === undefined ? '' : Buffer.from(b).toString('hex');
-
-describe('static table (RFC 9204 Appendix A)', () => {
-  it('has 99 entries with the RFC values at the ends and in the middle', () => {
-    expect(STATIC_TABLE.length).toBe(99);
-    expect(STATIC_TABLE[0]).toEqual([':authority', '']);
-    expect(STATIC_TABLE[17]).toEqual([':method', 'GET']);
-    expect(STATIC_TABLE[25]).toEqual([':status', '200']);
-    expect(STATIC_TABLE[63]).toEqual([':status', '100']);
-    expect(STATIC_TABLE[98]).toEqual(['x-frame-options', 'sameorigin']);
-  });
-});
-
-describe('RFC 9204 Appendix B examples', () => {
-  it('B.1: literal field line with a static name reference', () => {
-    const d = new QpackDecoder({ maxTableCapacity: 220 });
-    expect(d.decode(0, hex('0000 510b 2f69 6e64 6578 2e68 746d 6c'))).toEqual([
-      [':path', '/index.html'],
-    ]);
-    expect(d.takeDecoderStreamBytes()).toBeUndefined(); // no dynamic reference, no ack
-  });
-
-  it('B.2: dynamic table inserts, a post-base reference section, and its acknowledgment', () => {
-    const d = new QpackDecoder({ maxTableCapacity: 220 });
-    // Encoder stream: Set Dynamic Table Capacity 220, two Inserts With Name Reference.
-    const unblocked = d.onEncoderStream(
-      hex('3fbd01 c00f7777772e6578616d706c652e636f6d c10c2f73616d706c652f70617468'),
-    );
-    expect(unblocked).toEqual([]);
-    expect(d.insertCount).toBe(2);
-    expect(d.tableSize).toBe(106);
-    // Stream 4: Required Insert Count 2, Base 0, two post-base indexed lines.
-    expect(d.decode(4, hex('0381 10 11'))).toEqual([
-      [':authority', 'www.example.com'],
-      [':path', '/sample/path'],
-    ]);
-    // The insert count increment sent after the inserts, then the Section Acknowledgment (0x84).
-    expect(toHex(d.takeDecoderStreamBytes())).toBe('0284');
-  });
-
-  it('B.3-B.5: speculative insert, duplicate, and eviction with relative indexing', () => {
-    const d = new QpackDecoder({ maxTableCapacity: 220 });
-    d.onEncoderStream(
-      hex('3fbd01 c00f7777772e6578616d706c652e636f6d c10c2f73616d706c652f70617468'),
-    );
-    d.decode(4, hex('0381 10 11'));
-    d.takeDecoderStreamBytes();
-    // B.3: Insert With Literal Name custom-key: custom-value.
-    d.onEncoderStream(hex('4a637573746f6d2d6b65790c637573746f6d2d76616c7565'));
-    expect(toHex(d.takeDecoderStreamBytes())).toBe('01'); // Insert Count Increment 1
-    expect(d.insertCount).toBe(3);
-    expect(d.tableSize).toBe(160);
-    // B.4: Duplicate of relative index 2 (:authority), then a section on stream 8.
-    d.onEncoderStream(hex('02'));
-    expect(d.insertCount).toBe(4);
-    expect(d.tableSize).toBe(217);
-    expect(d.decode(8, hex('0500 80 c1 81'))).toEqual([
-      [':authority', 'www.example.com'],
-      [':path', '/'],
-      ['custom-key', 'custom-value'],
-    ]);
-    // Our decoder reports the duplicate's insert at once (Insert Count Increment 1), then
-    // acknowledges the section (0x88).
-    expect(toHex(d.takeDecoderStreamBytes())).toBe('0188');
-    // B.5: Insert With Name Reference to dynamic relative 1 (custom-key), evicting entry 0.
-    d.onEncoderStream(hex('810d637573746f6d2d76616c756532'));
-    expect(d.insertCount).toBe(5);
-    expect(d.tableSize).toBe(215); // entry 0 (57 bytes) evicted for the new 55-byte entry
-  });
-});
+} from '../../../../src/protocols/http3/qpack/index.js';
+import type { FieldLine } from '../../../../src/protocols/http3/qpack/index.js';
+import { FieldSectionTooLargeError } from '../../../../src/protocols/http3/qpack/errors.js';
+import { mulberry32 } from '../../../helpers/prng.js';
+import { hex, toHex } from '../../../helpers/hex.js';
 
 describe('Required Insert Count and Base (RFC 9204 §4.5.1)', () => {
   it('rejects an encoded insert count above 2 × MaxEntries', () => {
