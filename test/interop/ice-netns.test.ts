@@ -278,8 +278,13 @@ describe('ICE through NATs in network namespaces', () => {
     ['full-cone', 'port-restricted', 'direct'],
     ['full-cone', 'symmetric', 'direct'],
   ];
-  const relayed: [NatKind, NatKind, 'direct' | 'relay'][] = [
-    ['port-restricted', 'port-restricted', 'relay'],
+  // Two port-restricted routers: when both sides' first checks cross, each router keeps an
+  // unreplied conntrack entry for the other's and the punch deadlocks (see the issue), so
+  // the agents fall back to the relay. When one side's checks leave first by enough, its
+  // mapping is open before the other's arrive and the direct pair wins (RFC 8445 §6.1.2.6
+  // ranks it above the relay). Both are correct; the test asks for a working pair.
+  const relayed: [NatKind, NatKind, 'direct' | 'relay' | 'either'][] = [
+    ['port-restricted', 'port-restricted', 'either'],
     ['port-restricted', 'symmetric', 'relay'],
     ['symmetric', 'symmetric', 'relay'],
   ];
@@ -287,7 +292,7 @@ describe('ICE through NATs in network namespaces', () => {
   const run = async (
     kindA: NatKind,
     kindB: NatKind,
-    expected: 'direct' | 'relay',
+    expected: 'direct' | 'relay' | 'either',
   ): Promise<void> => {
     build(kindA, kindB);
     await startCoturnInNs();
@@ -297,8 +302,11 @@ describe('ICE through NATs in network namespaces', () => {
     if (expected === 'direct') {
       expect(isRelayed(a), JSON.stringify(a.selected)).toBe(false);
       expect(isRelayed(b), JSON.stringify(b.selected)).toBe(false);
-    } else {
+    } else if (expected === 'relay') {
       expect(isRelayed(a) || isRelayed(b), JSON.stringify([a.selected, b.selected])).toBe(true);
+    } else {
+      // Either path, but both agents must have selected the same kind of pair.
+      expect(isRelayed(a), JSON.stringify([a.selected, b.selected])).toBe(isRelayed(b));
     }
     teardown();
   };

@@ -111,6 +111,10 @@ export type WsEvent =
 
 const EMPTY = new Uint8Array(0);
 const MAX_CONTROL_PAYLOAD = 125;
+/** Unmasked data frames up to this payload size are sent as one copied buffer. */
+const COPY_FRAME_BELOW = 2048;
+/** takeOutput() with nothing queued (never mutated). */
+const NO_OUTPUT: Uint8Array[] = [];
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /** Pieces shorter than this are copied together instead of being kept as subarrays. */
@@ -308,8 +312,8 @@ export class WebSocketConnection {
   }
 
   /**
-   * Queue a data message. The payload is not copied (server) or is masked into a copy
-   * (client); do not modify it until `takeOutput()` hands it on. `compressed` sets RSV1 on
+   * Queue a data message. The payload is not copied (server, above 2 KiB) or is copied
+   * with its header (server, smaller) or masked into a copy (client); do not modify it until `takeOutput()` hands it on. `compressed` sets RSV1 on
    * the first frame (the payload must already be deflated; RFC 7692 §6).
    * Returns false when `bufferedAmount` reached the high-water mark.
    * @throws WebSocketError SEND_AFTER_CLOSE unless `canSend`.
@@ -390,6 +394,7 @@ export class WebSocketConnection {
 
   /** Hand over everything queued for the transport (header and payload pieces). */
   takeOutput(): Uint8Array[] {
+    if (this.#out.length === 0) return NO_OUTPUT;
     const out = this.#out;
     this.#out = [];
     this.#buffered = 0;
@@ -696,10 +701,18 @@ export class WebSocketConnection {
       this.#push(out);
       return;
     }
+    if (n <= COPY_FRAME_BELOW) {
+      // Small frames go out as one buffer: copying a few KiB costs less than a second
+      // chunk in the transport's gather write. allocUnsafe slices node's shared pool.
+      const out = Buffer.allocUnsafe(frameHeaderSize(n, false) + n);
+      out.set(payload, writeHeader(out, fin, rsv, opcode, n, false));
+      this.#push(out);
+      return;
+    }
     const header = new Uint8Array(frameHeaderSize(n, false));
     writeHeader(header, fin, rsv, opcode, n, false);
     this.#push(header);
-    if (n > 0) this.#push(payload);
+    this.#push(payload);
   }
 
   /** A control frame as one buffer (its payload is at most 125 bytes and is copied). */

@@ -365,6 +365,7 @@ export function acceptDeflateResponse(
 // Per-message compression (RFC 7692 §7.2)
 
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+const EMPTY_BLOCK = [0x00];
 
 export interface PerMessageDeflateStats {
   /** Live zlib contexts (0–2). */
@@ -407,6 +408,8 @@ export class PerMessageDeflate {
   #decompressed = 0;
   #inflated = 0;
   #pendingReject = new Set<(err: DeflateError) => void>();
+  /** Input bytes written to the current inflater (to see whether it stopped early). */
+  #inflateIn = 0;
 
   constructor(
     role: 'server' | 'client',
@@ -542,7 +545,10 @@ export class PerMessageDeflate {
   }
 
   #createDeflate(): zlib.DeflateRaw {
+    // Every write is sync-flushed: one message is one write, one trip through the thread
+    // pool (a separate flush() would be a second), and its output ends on a byte boundary.
     return zlib.createDeflateRaw({
+      flush: zlib.constants.Z_SYNC_FLUSH,
       level: this.#level,
       memLevel: this.#memLevel,
       windowBits: this.#deflateBits,
@@ -553,7 +559,9 @@ export class PerMessageDeflate {
   #createInflate(): zlib.InflateRaw {
     const dictionary = this.#inflateDictionary;
     this.#inflateDictionary = undefined;
+    this.#inflateIn = 0;
     return zlib.createInflateRaw({
+      flush: zlib.constants.Z_SYNC_FLUSH,
       windowBits: this.#inflateBits,
       chunkSize: this.#chunkSize,
       ...(dictionary !== undefined ? { dictionary } : {}),
@@ -595,8 +603,7 @@ export class PerMessageDeflate {
       this.#pendingReject.add(settleReject);
       z.on('data', onData);
       z.on('error', onError);
-      z.write(data);
-      z.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+      z.write(data, () => {
         if (!this.#pendingReject.has(settleReject)) return; // destroyed or failed meanwhile
         cleanup();
         let out = Buffer.concat(chunks, total);
@@ -604,6 +611,11 @@ export class PerMessageDeflate {
         if (out.length >= 4 && out.subarray(out.length - 4).equals(TRAILER)) {
           out = out.subarray(0, out.length - 4);
         }
+        // zlib skips a sync flush that repeats the previous one with no input in between,
+        // so an empty message after another message yields no bytes. The peer must still
+        // see an empty block: 0x00 (RFC 7692 §7.2.3.6), which with its 00 00 ff ff is an
+        // empty stored block.
+        if (out.length === 0) out = Buffer.from(EMPTY_BLOCK);
         // RFC 7692 §7.1.1: without context takeover each message starts a fresh window.
         if (this.#deflateNoCtx) {
           if (this.#lazy) {
@@ -688,14 +700,17 @@ export class PerMessageDeflate {
       z.on('data', onData);
       z.on('error', onError);
       z.on('end', onEnd);
-      for (const f of fragments) z.write(f);
-      // RFC 7692 §7.2.2: append 00 00 ff ff to the payload before inflating.
-      z.write(TRAILER);
-      z.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+      // RFC 7692 §7.2.2: append 00 00 ff ff to the payload before inflating. One buffer,
+      // one write: each write is a trip through the thread pool.
+      const input = Buffer.concat([...fragments, TRAILER]);
+      this.#inflateIn += input.length;
+      z.write(input, () => {
         if (!this.#pendingReject.has(settleReject)) return;
         cleanup();
         const out = Buffer.concat(chunks, total);
-        if (ended) {
+        // zlib stops consuming input at the end of a final block; its 'end' event comes a
+        // tick later, so unconsumed input is how the end is seen here.
+        if (ended || z.bytesWritten < this.#inflateIn) {
           // The peer ended its DEFLATE stream (BFINAL, RFC 7692 §7.2.3.4): the context is
           // finished. With context takeover, seed the next one with this message's tail.
           if (this.#inflate === z) this.#inflate = undefined;

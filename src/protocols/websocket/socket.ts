@@ -622,7 +622,8 @@ export class WebSocket
       let n = 0;
       for (const b of out) n += b.length;
       this.#observer.bytesSent(PROTO, n);
-      this.#conn.writev(out);
+      if (out.length === 1) this.#conn.write(out[0]!);
+      else this.#conn.writev(out);
     }
     this.#afterCore();
   }

@@ -9,7 +9,11 @@
  * points above U+10FFFF (F4 90-BF, F5-FF).
  */
 
+import { isUtf8 } from 'node:buffer';
+
 const ASCII_RUN = 8;
+/** From this many bytes a chunk is first checked whole by node's native validator. */
+const NATIVE_FROM = 64;
 
 /** Streaming validator. `update` may be called any number of times, then `end`. */
 export class Utf8Validator {
@@ -24,6 +28,13 @@ export class Utf8Validator {
    * of the first invalid byte (the validator then stays failed until `reset`).
    */
   update(bytes: Uint8Array, start = 0, end = bytes.length): number {
+    // Between sequences, a chunk that is complete, well-formed UTF-8 on its own leaves the
+    // state as it is: node's (simdutf) check settles the common case. Anything else — a
+    // sequence cut at the chunk's end, or an error to locate — takes the loop below.
+    if (this.#need === 0 && end - start >= NATIVE_FROM) {
+      const whole = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
+      if (isUtf8(whole)) return -1;
+    }
     let need = this.#need;
     let lo = this.#lo;
     let hi = this.#hi;
@@ -102,8 +113,7 @@ export class Utf8Validator {
 
 /** One-shot check: is `bytes` a complete, well-formed UTF-8 string? */
 export function isValidUtf8(bytes: Uint8Array): boolean {
-  const v = new Utf8Validator();
-  return v.update(bytes) === -1 && v.end();
+  return isUtf8(bytes);
 }
 
 const DECODER = new TextDecoder('utf-8');

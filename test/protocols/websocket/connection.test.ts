@@ -62,14 +62,34 @@ describe('masking direction (§5.1)', () => {
 });
 
 describe('sending', () => {
-  it('server output is header + the caller payload, no copy', () => {
+  it('server output above 2 KiB is header + the caller payload, no copy', () => {
     const conn = makeConn('server');
-    const payload = new Uint8Array(300);
+    const payload = new Uint8Array(3000);
     expect(conn.send('binary', payload)).toBe(true);
     const out = conn.takeOutput();
-    expect(toHex(out[0]!)).toBe('827e012c');
+    expect(toHex(out[0]!)).toBe('827e0bb8');
     expect(out[1]).toBe(payload);
+    expect(out).toHaveLength(2);
     expect(conn.bufferedAmount).toBe(0);
+  });
+
+  it('server output up to 2 KiB is one buffer: header then a copy of the payload', () => {
+    const conn = makeConn('server');
+    for (const n of [0, 5, 125, 126, 300, 2048]) {
+      const payload = new Uint8Array(n).fill(0xab);
+      conn.send('binary', payload);
+      const out = conn.takeOutput();
+      expect(out).toHaveLength(1);
+      const frame = out[0]!;
+      const hs = n < 126 ? 2 : 4;
+      expect(frame.length).toBe(hs + n);
+      expect(frame[0]).toBe(0x82);
+      expect(toHex(frame.subarray(hs))).toBe(toHex(payload));
+      expect(frame.buffer === payload.buffer).toBe(false);
+      payload.fill(0); // the queued frame does not change with the caller's buffer
+      expect(frame[hs] ?? 0xab).toBe(0xab);
+    }
+    expect(conn.takeOutput()).toHaveLength(0);
   });
 
   it('client masks into a new buffer with a fresh key per frame', () => {

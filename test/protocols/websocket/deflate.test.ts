@@ -95,6 +95,14 @@ describe('RFC 7692 §7.2.3 examples', () => {
     expect(hex(empty)).toBe('00');
     const other = new PerMessageDeflate('server', DEFAULT, { limiter: new ZlibLimiter() });
     expect((await other.decompress([empty], 10)).length).toBe(0);
+    // Again, right after another sync flush (zlib emits nothing for a repeated flush with
+    // no input; the peer must still get an empty block), then data on the same contexts.
+    expect(hex(await pmd.compress(new Uint8Array(0)))).toBe('00');
+    expect(hex(await pmd.compress(new Uint8Array(0)))).toBe('00');
+    expect((await other.decompress([unhex('00')], 10)).length).toBe(0);
+    expect((await other.decompress([unhex('00')], 10)).length).toBe(0);
+    const hello = await pmd.compress(Buffer.from('Hello'));
+    expect(Buffer.from(await other.decompress([hello], 10)).toString()).toBe('Hello');
     await pmd.close();
     await other.close();
   });

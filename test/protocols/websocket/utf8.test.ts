@@ -133,4 +133,45 @@ describe('Utf8Validator', () => {
     const v = new Utf8Validator();
     expect(v.update(b)).toBe(1003);
   });
+
+  it('long chunks (the native fast path) agree with the byte loop, whole and split anywhere', () => {
+    // Chunks of 64 bytes and more are first checked whole by node's validator; every
+    // valid and invalid sequence above, placed in a 100-byte ASCII frame at every offset,
+    // must give the same answer and the same index as the short-chunk path.
+    const pad = 'a'.repeat(100);
+    const fatal = new TextDecoder('utf-8', { fatal: true });
+    const cases: [string, number][] = [
+      ...VALID_UTF8.map((h): [string, number] => [h, -2]),
+      ...INVALID_UTF8,
+    ];
+    for (const [h, at] of cases) {
+      for (const before of [0, 37, 64, 99]) {
+        const body = Buffer.concat([
+          Buffer.from(pad.slice(0, before)),
+          Buffer.from(h, 'hex'),
+          Buffer.from(at === -1 ? '' : pad), // a truncated sequence stays at the end
+        ]);
+        const b = new Uint8Array(body);
+        let ok = true;
+        try {
+          fatal.decode(b);
+        } catch {
+          ok = false;
+        }
+        expect(isValidUtf8(b), `${h} at ${before}`).toBe(ok);
+        expect(ok, `${h} at ${before}`).toBe(at === -2);
+        const want = at >= 0 ? before + at : -1;
+        const whole = new Utf8Validator();
+        expect(whole.update(b), `${h} at ${before}`).toBe(want);
+        if (at === -1) expect(whole.end()).toBe(false);
+        for (const cut of [1, before, before + 1, b.length - 64, b.length - 1]) {
+          if (cut <= 0 || cut >= b.length) continue;
+          const v = new Utf8Validator();
+          const r1 = v.update(b, 0, cut);
+          const r = r1 === -1 ? v.update(b, cut) : r1;
+          expect(r, `${h} at ${before} split ${cut}`).toBe(want);
+        }
+      }
+    }
+  });
 });
