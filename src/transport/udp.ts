@@ -10,7 +10,9 @@
 import { createSocket } from 'node:dgram';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { isIPv4, isIPv6 } from 'node:net';
+import { lookup as dnsLookup } from 'node:dns';
+import type { LookupOneOptions } from 'node:dns';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { GhostnetError, InvalidOptionError } from '../errors.js';
 import { noopObserver } from '../monitoring/observer.js';
 import type { Observer } from '../monitoring/observer.js';
@@ -304,6 +306,7 @@ export async function bindUdp(options: UdpOptions = {}): Promise<UdpEndpoint> {
     type,
     reuseAddr: options.reuseAddr ?? false,
     ipv6Only: options.ipv6Only ?? false,
+    lookup: lookupLiteral,
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -335,4 +338,22 @@ export async function bindUdp(options: UdpOptions = {}): Promise<UdpEndpoint> {
   }
 
   return new UdpEndpoint(socket, maxDatagramSize, options.observer ?? noopObserver);
+}
+
+/**
+ * dgram resolves every destination through `lookup` before sending. dns.lookup answers an
+ * IP literal on the next tick; answering it at once saves a tick and a closure per datagram
+ * (a STUN server sends one per request). Names still go to dns.lookup.
+ */
+function lookupLiteral(
+  hostname: string,
+  options: LookupOneOptions | number,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const family = isIP(hostname);
+  if (family !== 0) {
+    callback(null, hostname, family);
+    return;
+  }
+  dnsLookup(hostname, typeof options === 'number' ? { family: options } : options, callback);
 }

@@ -72,6 +72,24 @@ describe('bindUdp', () => {
     expect(replyFrom.port).toBe(b.address.port);
   });
 
+  it('sends to IP literals without a DNS round and to names through the resolver', async () => {
+    const a = await bind();
+    const b = await bind();
+    // Literals are answered by our lookup at once; 'localhost' goes through dns.lookup
+    // (resolved from /etc/hosts, no network) and must still arrive.
+    for (const address of ['127.0.0.1', 'localhost']) {
+      const got = nextMessage(b);
+      a.send(new TextEncoder().encode(address), { address, port: b.address.port });
+      const [data, from] = await got;
+      expect(new TextDecoder().decode(data)).toBe(address);
+      expect(from.port).toBe(a.address.port);
+    }
+    // A name that cannot resolve reports an error instead of throwing.
+    const err = nextError(a);
+    a.send(new Uint8Array(1), { address: 'no-such-host.invalid', port: b.address.port });
+    expect((await err).code).toMatch(/^GN_ERR_/);
+  });
+
   it('round-trips on ::1 (type inferred from the host)', async () => {
     const a = await bind({ host: '::1' });
     const b = await bind({ host: '::1' });

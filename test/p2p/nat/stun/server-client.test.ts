@@ -59,6 +59,87 @@ describe('STUN server core (RFC 8489 §6.3)', () => {
     expect(out.via).toBe('primary');
   });
 
+  it('answers a bare Binding request byte for byte as the general codec builds the answer', () => {
+    // The server answers attribute-less IPv4 Binding requests without decoding them; the
+    // answer must be the message StunBuilder produces for the same request and socket.
+    const configs = [
+      {},
+      { software: false as const },
+      { primary: { address: '192.0.2.1', port: 3478 } },
+      {
+        primary: { address: '192.0.2.1', port: 3478 },
+        alternate: { address: '192.0.2.2', port: 3479 },
+        software: 'a longer SOFTWARE value, padded',
+      },
+    ];
+    const froms = [
+      client,
+      { address: '0.0.0.0', port: 1 },
+      { address: '255.255.255.255', port: 65535 },
+      { address: '10.0.0.1', port: 0x2112 },
+    ];
+    const sockets: StunServerSocket[] = ['primary', 'alt-port', 'alt-ip', 'alt-both'];
+    for (const options of configs) {
+      const s = new StunServerCore(options);
+      for (const from of froms) {
+        for (const on of sockets) {
+          for (const n of [1, 2, 255]) {
+            const out = s.receive(request(undefined).fill(n, 8), from, on)!;
+            const b = new StunBuilder(StunMethod.Binding, StunClass.Success, txid(n));
+            b.xorAddress(Attr.XorMappedAddress, from);
+            const p = options.primary;
+            const a = options.alternate;
+            const at = (x: StunServerSocket) =>
+              p === undefined
+                ? undefined
+                : x === 'primary'
+                  ? p
+                  : a === undefined
+                    ? undefined
+                    : {
+                        address: x === 'alt-ip' || x === 'alt-both' ? a.address : p.address,
+                        port: x === 'alt-port' || x === 'alt-both' ? a.port : p.port,
+                      };
+            const origin = at(on);
+            if (origin !== undefined) b.address(Attr.ResponseOrigin, origin);
+            const flipped: Record<StunServerSocket, StunServerSocket> = {
+              primary: 'alt-both',
+              'alt-port': 'alt-ip',
+              'alt-ip': 'alt-port',
+              'alt-both': 'primary',
+            };
+            const other = a !== undefined ? at(flipped[on]) : undefined;
+            if (other !== undefined) b.address(Attr.OtherAddress, other);
+            const sw = options.software ?? 'ghostnet';
+            if (sw !== false) b.text(Attr.Software, sw);
+            const label = `${JSON.stringify(options)} ${from.address}:${from.port} on ${on}`;
+            expect(Buffer.from(out.data).toString('hex'), label).toBe(
+              Buffer.from(b.build()).toString('hex'),
+            );
+            expect(out.via).toBe(on);
+          }
+        }
+      }
+      expect(s.stats().responses).toBe(froms.length * sockets.length * 3);
+    }
+    // IPv6 sources and requests with attributes take the general path and still get answers.
+    const s = new StunServerCore();
+    const v6 = s.receive(request(), { address: '2001:db8::7', port: 5, family: 'IPv6' })!;
+    expect(decodeStun(v6.data).xorAddress()).toEqual({
+      address: '2001:db8::7',
+      port: 5,
+      family: 'IPv6',
+    });
+    // A bare request whose header is off (wrong cookie, a length) is not answered by the fast
+    // path: the general decoder drops it.
+    const bad = request();
+    bad[7] = bad[7]! ^ 1;
+    expect(s.receive(bad, client)).toBeUndefined();
+    const long = request();
+    long[3] = 4;
+    expect(s.receive(long, client)).toBeUndefined();
+  });
+
   it('§7.3: echoes FINGERPRINT use, and drops a request whose FINGERPRINT is wrong', () => {
     const s = new StunServerCore();
     const ok = s.receive(
