@@ -185,7 +185,7 @@ export abstract class NetStreamServer
     this.#closed = new Promise((resolve) => server.once('close', resolve));
     server.on('connection', (socket: Socket) => {
       this.#sockets.add(socket);
-      socket.once('close', () => this.#sockets.delete(socket));
+      socket.on('close', () => this.#sockets.delete(socket));
       if (this.#destroying !== undefined) socket.destroy();
     });
     server.on('drop', () => settings.observer.error(settings.kind, 'GN_ERR_MAX_CONNECTIONS'));
@@ -268,7 +268,7 @@ export abstract class NetStreamServer
     }
     if (conn.closed) return;
     this.#connections.add(conn);
-    conn.once('close', () => this.#connections.delete(conn));
+    conn.on('close', () => this.#connections.delete(conn));
     this.emit('connection', conn);
   }
 

@@ -29,6 +29,7 @@ import { CloseCode, isValidCloseCode, Opcode } from './codes.js';
 import { WebSocketError } from './errors.js';
 import type { WebSocketErrorKind } from './errors.js';
 import { FrameParser, frameHeaderSize, RSV1, RSV2, RSV3, writeHeader } from './frame.js';
+import type { FrameSink } from './frame.js';
 import { resolveWebSocketLimits } from './limits.js';
 import type { WebSocketLimits } from './limits.js';
 import { applyMask } from './mask.js';
@@ -110,6 +111,8 @@ export type WsEvent =
   | Readonly<{ type: 'timeout'; reason: 'pong' | 'close' }>;
 
 const EMPTY = new Uint8Array(0);
+/** Set by WebSocketConnection's static block (the sink reaches its private handlers). */
+let makeSink: (c: WebSocketConnection) => FrameSink;
 const MAX_CONTROL_PAYLOAD = 125;
 /** Unmasked data frames up to this payload size are sent as one copied buffer. */
 const COPY_FRAME_BELOW = 2048;
@@ -214,7 +217,8 @@ export class WebSocketConnection {
   #control = false;
   #frameOpcode = 0;
   #frameFin = false;
-  readonly #controlBuf = new Uint8Array(MAX_CONTROL_PAYLOAD);
+  /** Payload of the control frame being read (allocated with the first one). */
+  #controlBuf: Uint8Array | undefined;
   #controlLen = 0;
 
   // The message being received (opcode 0 = none).
@@ -264,13 +268,31 @@ export class WebSocketConnection {
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 30_000;
     this.#autoPong = options.autoPong ?? true;
     if (this.#pingIntervalMs !== undefined) this.#pingDue = now + this.#pingIntervalMs;
-    this.#parser = new FrameParser({
-      onHeader: (fin, rsv, opcode, masked, length) =>
-        this.#onHeader(fin, rsv, opcode, masked, length),
-      onPayload: (chunk) => this.#onPayload(chunk),
-      onFrameEnd: () => this.#onFrameEnd(),
-      onError: (error) => this.#fail(error),
-    });
+    this.#parser = new FrameParser(makeSink(this));
+  }
+
+  static {
+    // One small object per connection forwards the parser's callbacks to the private
+    // handlers (instead of four closures and their context): idle connections are many.
+    class Sink implements FrameSink {
+      readonly #c: WebSocketConnection;
+      constructor(c: WebSocketConnection) {
+        this.#c = c;
+      }
+      onHeader(fin: boolean, rsv: number, opcode: number, masked: boolean, length: number) {
+        return this.#c.#onHeader(fin, rsv, opcode, masked, length);
+      }
+      onPayload(chunk: Uint8Array): boolean {
+        return this.#c.#onPayload(chunk);
+      }
+      onFrameEnd(): boolean {
+        return this.#c.#onFrameEnd();
+      }
+      onError(error: WebSocketError): void {
+        this.#c.#fail(error);
+      }
+    }
+    makeSink = (c) => new Sink(c);
   }
 
   get role(): WebSocketRole {
@@ -524,7 +546,7 @@ export class WebSocketConnection {
 
   #onPayload(chunk: Uint8Array): boolean {
     if (this.#control) {
-      this.#controlBuf.set(chunk, this.#controlLen);
+      (this.#controlBuf ??= new Uint8Array(MAX_CONTROL_PAYLOAD)).set(chunk, this.#controlLen);
       this.#controlLen += chunk.length;
       return true;
     }
@@ -557,7 +579,7 @@ export class WebSocketConnection {
   }
 
   #onControl(): boolean {
-    const data = this.#controlBuf.slice(0, this.#controlLen);
+    const data = this.#controlBuf?.slice(0, this.#controlLen) ?? new Uint8Array(0);
     switch (this.#frameOpcode) {
       case Opcode.PING:
         this.#emit({ type: 'ping', data });

@@ -69,8 +69,8 @@ function headerSize(b1: number): number {
 export class FrameParser {
   readonly #sink: FrameSink;
   #phase = Phase.HEADER;
-  /** Bytes of a header split across inputs. */
-  readonly #head = new Uint8Array(14);
+  /** Bytes of a header split across inputs (allocated the first time one is). */
+  #head: Uint8Array | undefined;
   #headLen = 0;
   readonly #mask = new Uint8Array(4);
   #masked = false;
@@ -110,7 +110,7 @@ export class FrameParser {
           continue;
         }
         // Slow path: gather the header in the scratch buffer.
-        const head = this.#head;
+        const head = (this.#head ??= new Uint8Array(14));
         if (this.#headLen < 2) {
           head[this.#headLen++] = bytes[pos++]!;
           if (this.#headLen < 2) continue;

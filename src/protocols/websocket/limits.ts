@@ -29,10 +29,16 @@ export const DEFAULT_WEBSOCKET_LIMITS: Readonly<WebSocketLimits> = Object.freeze
   maxFragments: 131072,
 });
 
+let resolvedDefaults: Readonly<WebSocketLimits> | undefined;
+/** Resolved limits by the (frozen) object they came from, and each result by itself. */
+const resolved = new WeakMap<object, Readonly<WebSocketLimits>>();
+
 /** Merge user limits over the defaults and validate them. */
-export function resolveWebSocketLimits(
-  user: Partial<WebSocketLimits> = {},
-): Readonly<WebSocketLimits> {
+export function resolveWebSocketLimits(user?: Partial<WebSocketLimits>): Readonly<WebSocketLimits> {
+  // A server resolves the same options for every connection: share one frozen result.
+  if (user === undefined) return (resolvedDefaults ??= resolveWebSocketLimits({}));
+  const cached = resolved.get(user);
+  if (cached !== undefined) return cached;
   const out = { ...DEFAULT_WEBSOCKET_LIMITS, ...user };
   for (const key of Object.keys(DEFAULT_WEBSOCKET_LIMITS) as (keyof WebSocketLimits)[]) {
     const v = out[key];
@@ -42,5 +48,9 @@ export function resolveWebSocketLimits(
       );
     }
   }
-  return Object.freeze(out);
+  const frozen = Object.freeze(out);
+  // Cached only for frozen input: a mutable object could change after it was checked.
+  if (Object.isFrozen(user)) resolved.set(user, frozen);
+  resolved.set(frozen, frozen);
+  return frozen;
 }

@@ -20,6 +20,7 @@ import { PerMessageDeflate } from './deflate.js';
 import type { PerMessageDeflateOptions } from './deflate.js';
 import { validateUpgradeRequest } from './handshake.js';
 import type { WebSocketLimits } from './limits.js';
+import { resolveWebSocketLimits } from './limits.js';
 import { WebSocket } from './socket.js';
 import type { WebSocketSocketOptions } from './socket.js';
 
@@ -141,7 +142,8 @@ function makeUpgrade(
   const pmd = deflateOptions(options.perMessageDeflate);
   const observer = options.observer ?? noopObserver;
   const socketOptions: WebSocketSocketOptions = {
-    ...(options.limits !== undefined ? { limits: options.limits } : {}),
+    // Resolved (validated, frozen) once here: every connection then shares the object.
+    ...(options.limits !== undefined ? { limits: resolveWebSocketLimits(options.limits) } : {}),
     ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
     ...(options.pingIntervalMs !== undefined ? { pingIntervalMs: options.pingIntervalMs } : {}),
     ...(options.pongTimeoutMs !== undefined ? { pongTimeoutMs: options.pongTimeoutMs } : {}),
@@ -229,7 +231,7 @@ function makeUpgrade(
     }
     state.open++;
     // An event listener rather than `closed.then`: no promise per connection.
-    ws.once('close', () => state.open--);
+    ws.on('close', () => state.open--);
     onConnection(ws, req);
   };
   return {
@@ -279,7 +281,7 @@ export class WebSocketServer {
       options,
       (ws, req) => {
         this.#clients.add(ws);
-        ws.once('close', () => this.#clients.delete(ws));
+        ws.on('close', () => this.#clients.delete(ws));
         onConnection(ws, req);
       },
       options.shouldHandle,
