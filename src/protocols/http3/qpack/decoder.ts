@@ -427,6 +427,9 @@ export class QpackDecoder {
       Math.max(0, limit - size - ENTRY_OVERHEAD - nameLength);
     const tooLarge = (nameLength: number) => (length: number) =>
       this.#tooLarge(streamId, ric, size + ENTRY_OVERHEAD + nameLength + length);
+    // A field value: H bit and a 7-bit prefixed length (§4.5.4, §4.5.5, §4.5.6).
+    const readValue = (nameLength: number): string =>
+      readString(block, end, cur, 7, room(nameLength), DEC, true, tooLarge(nameLength));
     try {
       while (cur.pos < end) {
         const b = block[cur.pos]!;
@@ -446,29 +449,11 @@ export class QpackDecoder {
           // Literal Field Line with Name Reference (§4.5.4): 01 N T Index(4+), value.
           const index = readInt(block, end, cur, 4, DEC);
           name = (b & 0x10) !== 0 ? staticEntry(index, DEC)[0] : t.name(dynamic(base - 1 - index));
-          value = readString(
-            block,
-            end,
-            cur,
-            7,
-            room(name.length),
-            DEC,
-            true,
-            tooLarge(name.length),
-          );
+          value = readValue(name.length);
         } else if ((b & 0x20) !== 0) {
           // Literal Field Line with Literal Name (§4.5.6): 001 N H NameLength(3+) name, value.
           name = readString(block, end, cur, 3, room(0), DEC, true, tooLarge(0));
-          value = readString(
-            block,
-            end,
-            cur,
-            7,
-            room(name.length),
-            DEC,
-            true,
-            tooLarge(name.length),
-          );
+          value = readValue(name.length);
         } else if ((b & 0x10) !== 0) {
           // Indexed Field Line with Post-Base Index (§4.5.3): 0001 Index(4+).
           const abs = dynamic(base + readInt(block, end, cur, 4, DEC));
@@ -477,16 +462,7 @@ export class QpackDecoder {
         } else {
           // Literal Field Line with Post-Base Name Reference (§4.5.5): 0000 N Index(3+), value.
           name = t.name(dynamic(base + readInt(block, end, cur, 3, DEC)));
-          value = readString(
-            block,
-            end,
-            cur,
-            7,
-            room(name.length),
-            DEC,
-            true,
-            tooLarge(name.length),
-          );
+          value = readValue(name.length);
         }
         size += entrySize(name, value);
         if (size > limit) throw this.#tooLarge(streamId, ric, size);

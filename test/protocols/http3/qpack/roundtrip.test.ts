@@ -18,6 +18,25 @@ import { mulberry32 } from '../../../helpers/prng.js';
 type Rand = () => number;
 const pick = <T>(rand: Rand, xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 
+/**
+ * One section over an in-order network: encode, deliver the encoder-stream bytes, decode
+ * (checking the fields), deliver the decoder's answer. Returns the section and inserts.
+ */
+function exchange(
+  e: QpackEncoder,
+  d: QpackDecoder,
+  streamId: number,
+  fields: FieldLine[],
+): { block: Uint8Array; ins: Uint8Array | undefined } {
+  const block = e.encode(streamId, fields);
+  const ins = e.takeEncoderStreamBytes();
+  if (ins !== undefined) d.onEncoderStream(ins);
+  expect(d.decode(streamId, block)).toEqual(fields);
+  const back = d.takeDecoderStreamBytes();
+  if (back !== undefined) e.onDecoderStream(back);
+  return { block, ins };
+}
+
 /** Request- and response-like header sets with realistic repetition. */
 function headerSet(rand: Rand, i: number, large = true): FieldLine[] {
   const fields: FieldLine[] = [
@@ -59,12 +78,7 @@ describe('round trips (RFC 9204 §2)', () => {
     let staticOnly = 0;
     for (let i = 0; i < 500; i++) {
       const fields = headerSet(rand, i, false);
-      const block = e.encode(4 * i, fields);
-      const ins = e.takeEncoderStreamBytes();
-      if (ins !== undefined) d.onEncoderStream(ins);
-      expect(d.decode(4 * i, block)).toEqual(fields);
-      const back = d.takeDecoderStreamBytes();
-      if (back !== undefined) e.onDecoderStream(back);
+      const { block, ins } = exchange(e, d, 4 * i, fields);
       compressed += block.length + (ins?.length ?? 0);
       staticOnly += new QpackEncoder().encode(0, fields).length;
     }
@@ -84,12 +98,7 @@ describe('round trips (RFC 9204 §2)', () => {
       ['x-tenant', 'acme'],
     ];
     for (let i = 0; i < 3; i++) {
-      const block = e.encode(4 * i, fields);
-      const ins = e.takeEncoderStreamBytes();
-      if (ins !== undefined) d.onEncoderStream(ins);
-      expect(d.decode(4 * i, block)).toEqual(fields);
-      const back = d.takeDecoderStreamBytes();
-      if (back !== undefined) e.onDecoderStream(back);
+      const { block } = exchange(e, d, 4 * i, fields);
       if (i > 0) expect(block.length).toBe(2 + fields.length);
     }
   });
