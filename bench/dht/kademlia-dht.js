@@ -7,7 +7,10 @@
 //
 // kademlia-dht declares engines { npm: "1" } and cannot install with the project (its
 // .npmrc has engine-strict); it lives in bench/peers: `npm run bench:peers` first.
-// Usage: node bench/dht/kademlia-dht.js [N]   (default 1000)
+// With --churn (or BENCH_DHT_CHURN=1) both also run the suite's churn and loss (10 % of the
+// nodes offline, renewed every 10 lookups; 5 % loss each way), kademlia-dht's injected in
+// its pluggable RPC.
+// Usage: node bench/dht/kademlia-dht.js [N] [--churn]   (default 1000)
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { build, lookupStats } from './suite.js';
@@ -15,6 +18,7 @@ import { build, lookupStats } from './suite.js';
 const K = 8;
 const ALPHA = 3;
 const LOOKUPS = 100;
+const LOSS = 0.05;
 
 const peerRequire = createRequire(new URL('../peers/package.json', import.meta.url));
 
@@ -92,14 +96,105 @@ async function lookupsTheirs({ kad, Lookup, Id }, nodes) {
   return { queries: queries / LOOKUPS, exact: exact / LOOKUPS };
 }
 
+/**
+ * The same lookups under the suite's churn and loss: every 10 lookups a fresh 10 % of the
+ * nodes is offline, and each query or its answer is lost with 5 % probability. Injected in
+ * kademlia-dht's pluggable RPC (MockRpc.send): a query to an offline node, or a lost one,
+ * is not delivered and the caller sees MockRpc's timeout — what a lost datagram does.
+ * Success as in suite.js: at least k−1 of the true k closest online nodes.
+ */
+async function churnTheirs({ kad, Lookup, Id }, nodes, seed) {
+  const rand = mulberry(seed);
+  const offline = new Set();
+  let findNodes = 0;
+  const send = kad.MockRpc.prototype.send;
+  kad.MockRpc.prototype.send = function (message, endpoint, payload, cb) {
+    if (message === 'findNode') findNodes++;
+    const lost = rand() < LOSS || rand() < LOSS; // the query, then the answer
+    if (offline.has(endpoint) || offline.has(this.endpoint) || lost) {
+      setTimeout(() => {
+        const err = new Error('mock rpc timeout');
+        err.code = 'ETIMEDOUT';
+        cb(err);
+      }, kad.MockRpc.TIMEOUT);
+      return;
+    }
+    return send.call(this, message, endpoint, payload, cb);
+  };
+  let queries = 0;
+  let nearly = 0;
+  const latencies = [];
+  try {
+    for (let i = 0; i < LOOKUPS; i++) {
+      if (i % 10 === 0) {
+        offline.clear();
+        for (const d of nodes) if (rand() < 0.1) offline.add(d.rpc.endpoint);
+      }
+      const online = nodes.filter((d) => !offline.has(d.rpc.endpoint));
+      const from = online[Math.floor(rand() * online.length)];
+      const target = randomBytes(20);
+      const id = new Id(target);
+      const before = findNodes;
+      const started = performance.now();
+      const contacts = await new Promise((res) => {
+        const seeds = from._routes.find(id, ALPHA);
+        Lookup.proceed(id, seeds, from._lookupOpts, (_err, c) => res(c ?? []));
+      });
+      latencies.push(performance.now() - started);
+      queries += findNodes - before;
+      const want = online
+        .filter((d) => d !== from)
+        .map((d) => d._routes.id._buf)
+        .sort(xorCompare(target))
+        .slice(0, K)
+        .map((b) => b.toString('hex'));
+      const got = new Set(contacts.map((c) => c.id._buf.toString('hex')));
+      if (want.filter((h) => got.has(h)).length >= K - 1) nearly++;
+    }
+  } finally {
+    kad.MockRpc.prototype.send = send;
+  }
+  latencies.sort((a, b) => a - b);
+  return {
+    queries: queries / LOOKUPS,
+    nearly: nearly / LOOKUPS,
+    latencyMs: latencies[Math.floor(latencies.length / 2)],
+  };
+}
+
+/** A small seeded PRNG (mulberry32) so the churn schedule is repeatable. */
+function mulberry(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export async function run() {
   const peer = loadPeer();
-  const n = Number(process.env.BENCH_DHT_N ?? process.argv[2] ?? 1000);
+  const n = Number(
+    process.env.BENCH_DHT_N ?? process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 1000,
+  );
   const started = Date.now();
   const ours = lookupStats(build(n, 2026, 0), false);
   const theirNodes = await buildTheirs(peer.kad, n);
   const theirs = await lookupsTheirs(peer, theirNodes);
+  const churn = process.argv.includes('--churn') || process.env.BENCH_DHT_CHURN === '1';
+  const oursChurn = churn ? lookupStats(build(n, 77, LOSS), true) : undefined;
+  const theirsChurn = churn ? await churnTheirs(peer, theirNodes, 77) : undefined;
   for (const d of theirNodes) d.close?.();
+  if (oursChurn !== undefined && theirsChurn !== undefined) {
+    console.log(
+      `  churn 10% + loss 5%: ghostnet ${oursChurn.queries.toFixed(1)} queries/lookup, ` +
+        `${(oursChurn.nearly * 100).toFixed(0)}% ≥ k−1 of the true k; kademlia-dht ` +
+        `${theirsChurn.queries.toFixed(1)} queries/lookup, ${(theirsChurn.nearly * 100).toFixed(0)}% ` +
+        `(median ${theirsChurn.latencyMs.toFixed(0)} ms wall with MockRpc's 500 ms timeout)`,
+    );
+  }
   console.log(
     `  ${n} nodes, k=${K}, α=${ALPHA}: ghostnet ${ours.queries.toFixed(1)} queries/lookup, ` +
       `${(ours.exact * 100).toFixed(0)}% exact; kademlia-dht ${theirs.queries.toFixed(1)} ` +

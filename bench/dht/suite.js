@@ -1,8 +1,9 @@
 // DHT lookups on the simulated network (ghostnet/sim): for N nodes, the mean number of
 // queries a find_node lookup sends, its virtual latency, and how often it finds the true
 // k closest nodes (by global sort) — without churn, and with 10% churn and 5% loss.
-// Messages are compared with log2(N), the order of Kademlia's bound (a lookup needs about
-// log2(N/k) rounds of α queries). The sim is deterministic: one run per N is the result.
+// Messages are compared with log2(N), the order of Kademlia's bound, and rounds (the longest
+// chain of dependent queries, LookupResult.rounds) with log2(N/k). The sim is deterministic:
+// one run per N is the result.
 // Usage: node bench/dht/suite.js [N ...]   (default 1000; BENCH_DHT_N="1000 3000")
 // Peer comparisons are separate scripts: kademlia-dht.js (kademlia-dht on the same sim) and
 // udp-compare.js (bittorrent-dht over loopback UDP); see bench/RESULTS.md.
@@ -35,6 +36,7 @@ export function build(n, seed, loss) {
 
 export function lookupStats({ net, nodes, rng }, churn) {
   let queries = 0;
+  let rounds = 0;
   let exact = 0;
   let nearly = 0;
   const latencies = [];
@@ -54,6 +56,7 @@ export function lookupStats({ net, nodes, rng }, churn) {
     if (result === undefined) continue;
     latencies.push(net.now - start);
     queries += result.queries;
+    rounds += result.rounds;
     const want = nodes
       .filter((n) => n.online && n !== from)
       .map((n) => n.core.id)
@@ -68,6 +71,7 @@ export function lookupStats({ net, nodes, rng }, churn) {
   latencies.sort((a, b) => a - b);
   return {
     queries: queries / LOOKUPS,
+    rounds: rounds / LOOKUPS,
     exact: exact / LOOKUPS,
     nearly: nearly / LOOKUPS,
     latencyMs: latencies[Math.floor(latencies.length / 2)] ?? NaN,
@@ -86,8 +90,10 @@ export async function run() {
     const churned = lookupStats(build(n, 77, 0.05), true);
     const bound = Math.log2(n);
     console.log(
-      `  ${n} nodes: ${quiet.queries.toFixed(1)} queries/lookup, ${(quiet.exact * 100).toFixed(0)}% exact, ` +
+      `  ${n} nodes: ${quiet.queries.toFixed(1)} queries/lookup, ${quiet.rounds.toFixed(1)} rounds ` +
+        `(log2(N/k) ${Math.log2(n / K).toFixed(1)}), ${(quiet.exact * 100).toFixed(0)}% exact, ` +
         `median ${quiet.latencyMs} ms virtual; churn 10% + loss 5%: ${churned.queries.toFixed(1)} queries, ` +
+        `${churned.rounds.toFixed(1)} rounds, median ${churned.latencyMs} ms, ` +
         `${(churned.nearly * 100).toFixed(0)}% ≥ k-1 of the true k (${(churned.exact * 100).toFixed(0)}% all); ` +
         `${((Date.now() - started) / 1000).toFixed(0)} s wall`,
     );
@@ -100,6 +106,15 @@ export async function run() {
         ratio: quiet.queries / bound,
         higherIsBetter: false,
         unit: 'queries',
+      },
+      {
+        name: `dht ${n} rounds/lookup`,
+        ours: quiet.rounds,
+        theirs: Math.log2(n / K),
+        peer: 'log2(N/k)',
+        ratio: quiet.rounds / Math.log2(n / K),
+        higherIsBetter: false,
+        unit: 'rounds',
       },
       {
         name: `dht ${n} exact k-closest %`,

@@ -43,6 +43,18 @@ import { RoutingTable } from './routing-table.js';
 import type { Contact } from './routing-table.js';
 import { TokenManager } from './tokens.js';
 
+/**
+ * Extra tries of a lookup query that timed out, before the node counts as failed for this
+ * lookup (three tries in all). BEP 5 calls a node bad only after several unanswered
+ * queries in a row: a lost datagram is not a dead node. With 5 % loss each way a query is
+ * lost ~10 % of the time, so with two tries ~1 % of the true k closest still drop out of a
+ * lookup, and with three ~0.1 %. Retries wait half the query timeout (see #lookup), so a
+ * dead node holds a lookup as long as before. Measured on the simulated network
+ * (bench/RESULTS.md, 10 % churn, 5 % loss): lookups finding at least k−1 of the true k
+ * closest went from 97 % to 99 % at 3,000 nodes, at the same median latency.
+ */
+const LOOKUP_RETRIES = 2;
+
 export interface DhtComponents {
   /** Random bytes (transaction ids, token secrets, refresh targets). */
   random: RandomBytes;
@@ -121,6 +133,8 @@ export interface LookupResult {
   /** get_peers: peers found. */
   peers: PeerInfo[];
   queries: number;
+  /** The longest chain of dependent queries (see `Lookup.rounds`). */
+  rounds: number;
 }
 
 type Done<T> = (err: Error | undefined, result: T | undefined) => void;
@@ -853,7 +867,7 @@ export class DhtCore {
         alpha: this.#alpha,
         maxQueries: this.#maxLookupQueries,
         maxCandidates: this.#k * 8,
-        retries: 1,
+        retries: LOOKUP_RETRIES,
       },
       this.id,
     );
@@ -866,25 +880,36 @@ export class DhtCore {
     const step = (): void => {
       if (finished) return;
       for (const c of lookup.next()) {
-        this.#query(c, method, { [arg]: target }, (res) => {
-          if (res === undefined) {
-            lookup.failed(c);
-          } else {
-            lookup.responded(c, res.id, getBytes(res.values, 'token'));
-            const nodes = getBytes(res.values, 'nodes');
-            const nodes6 = getBytes(res.values, 'nodes6');
-            if (nodes !== undefined) lookup.add(decodeNodes(nodes, 'IPv4') ?? []);
-            if (nodes6 !== undefined) lookup.add(decodeNodes(nodes6, 'IPv6') ?? []);
-            onResponse?.(res);
-            if (method === 'get_peers') {
-              for (const v of asList(res.values.values) ?? []) {
-                const p = v instanceof Uint8Array ? decodePeer(v) : undefined;
-                if (p !== undefined && p.port !== 0) peers.set(`${p.address}|${p.port}`, p);
+        // A retry follows a timeout: the node already had the full time once, so the
+        // retry only has to outlast a round trip (half the timeout). A dead node then holds
+        // the lookup for 2 timeouts in all, as with one full-length retry.
+        const timeout =
+          (c.retries ?? 0) > 0 ? Math.ceil(this.#queryTimeoutMs / 2) : this.#queryTimeoutMs;
+        this.#query(
+          c,
+          method,
+          { [arg]: target },
+          (res) => {
+            if (res === undefined) {
+              lookup.failed(c);
+            } else {
+              lookup.responded(c, res.id, getBytes(res.values, 'token'));
+              const nodes = getBytes(res.values, 'nodes');
+              const nodes6 = getBytes(res.values, 'nodes6');
+              if (nodes !== undefined) lookup.add(decodeNodes(nodes, 'IPv4') ?? [], c);
+              if (nodes6 !== undefined) lookup.add(decodeNodes(nodes6, 'IPv6') ?? [], c);
+              onResponse?.(res);
+              if (method === 'get_peers') {
+                for (const v of asList(res.values.values) ?? []) {
+                  const p = v instanceof Uint8Array ? decodePeer(v) : undefined;
+                  if (p !== undefined && p.port !== 0) peers.set(`${p.address}|${p.port}`, p);
+                }
               }
             }
-          }
-          step();
-        });
+            step();
+          },
+          timeout,
+        );
       }
       if (lookup.finished) {
         finished = true;
@@ -896,6 +921,7 @@ export class DhtCore {
             closest: lookup.closestResponded(this.#k).map(candidateInfo),
             peers: [...peers.values()],
             queries: lookup.queries,
+            rounds: lookup.rounds,
           },
           lookup,
         );
@@ -911,6 +937,7 @@ export class DhtCore {
     method: string,
     args: BDict,
     onDone: Pending['onDone'],
+    timeoutMs: number = this.#queryTimeoutMs,
   ): void {
     if (this.#pending.size >= this.#maxPending) {
       onDone(
@@ -941,7 +968,7 @@ export class DhtCore {
       to: peer,
       id: to.id,
       method,
-      deadline: this.#now + this.#queryTimeoutMs,
+      deadline: this.#now + timeoutMs,
       onDone,
     });
     this.#stats.queriesOut++;

@@ -23,6 +23,11 @@ export interface Candidate {
   token: Uint8Array | undefined;
   /** Times this candidate was asked again after a timeout. */
   retries?: number;
+  /**
+   * Which round of the lookup can ask it: 1 for nodes we knew at the start, one more than
+   * the node whose answer named it otherwise.
+   */
+  round?: number;
 }
 
 export interface LookupOptions {
@@ -61,15 +66,40 @@ export class Lookup {
     return this.#queries;
   }
 
+  /**
+   * Rounds: the longest chain of queries that each needed the one before to name their
+   * target — the lookup's depth, which Kademlia bounds by about log2(N/k) (with α in
+   * parallel, the latency is rounds × one round trip).
+   */
+  get rounds(): number {
+    let max = 0;
+    for (const list of [this.candidates, this.#unknown]) {
+      for (const c of list) if (c.state === 'responded' && (c.round ?? 1) > max) max = c.round ?? 1;
+    }
+    return max;
+  }
+
   addAddress(address: string, port: number, family: Family): void {
     const key = `${address}|${port}`;
     if (this.#seen.has(key)) return;
     this.#seen.add(key);
-    this.#unknown.push({ id: undefined, address, port, family, state: 'new', token: undefined });
+    this.#unknown.push({
+      id: undefined,
+      address,
+      port,
+      family,
+      state: 'new',
+      token: undefined,
+      round: 1,
+    });
   }
 
-  /** Adds nodes (from the routing table or a response); duplicates and ourselves ignored. */
-  add(nodes: readonly NodeInfo[]): void {
+  /**
+   * Adds nodes (from the routing table, or from the answer of `from`); duplicates and
+   * ourselves ignored.
+   */
+  add(nodes: readonly NodeInfo[], from?: Candidate): void {
+    const round = (from?.round ?? 0) + 1;
     const max = this.options.maxCandidates;
     for (const n of nodes) {
       const key = Buffer.from(n.id).toString('latin1');
@@ -82,6 +112,7 @@ export class Lookup {
         family: n.family,
         state: 'new',
         token: undefined,
+        round,
       };
       // Insertion into the sorted list (short lists: linear from the end is cheap).
       const list = this.candidates;

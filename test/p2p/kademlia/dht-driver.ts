@@ -27,6 +27,8 @@ export class Driver {
   readonly rand: () => number;
   loss = 0;
   sent = 0;
+  /** Drops the datagrams it returns true for (targeted loss), after `loss`. */
+  drop: ((from: SocketAddress, to: string, data: Uint8Array) => boolean) | undefined;
 
   readonly #components: Partial<DhtComponents>;
 
@@ -60,6 +62,7 @@ export class Driver {
     for (const d of core.takeOutput()) {
       this.sent++;
       if (this.loss > 0 && this.rand() < this.loss) continue;
+      if (this.drop?.(from, `${d.to.address}:${d.to.port}`, d.data) === true) continue;
       this.#queue.push({
         at: this.now + 10,
         data: d.data,

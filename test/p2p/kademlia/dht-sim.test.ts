@@ -164,5 +164,5 @@ describe(`DhtCore on ${N} simulated nodes`, () => {
         `${unfinished} unfinished; misses ${misses.slice(0, 10).join(', ')}`,
     );
     expect(ok / lookups).toBeGreaterThanOrEqual(0.99);
-  });
+  }, 90_000); // 1,000 nodes for 12 virtual minutes, then 200 lookups: ~15 s alone, more on a busy CI core
 });

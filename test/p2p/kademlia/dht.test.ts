@@ -57,6 +57,39 @@ describe('DhtCore', () => {
     expect(found).toBe(30);
   });
 
+  it('a close node whose first two queries are lost is asked a third time, sooner, and found (BEP 5: bad only after repeated failures)', () => {
+    const d = network(60);
+    const cores = [...d.nodes.values()];
+    const from = cores[5]!;
+    const x = cores[40]!;
+    const xKey = `${d.addr(x).address}:${d.addr(x).port}`;
+    const fromAddr = d.addr(from);
+    // The lookup's find_node queries from `from` to x vanish twice; everything else flows.
+    let dropped = 0;
+    let asked = 0;
+    const times: number[] = [];
+    d.drop = (src, to, data) => {
+      if (to !== xKey || src.address !== fromAddr.address) return false;
+      const msg = decode(data) as BDict;
+      const text = (v: unknown): string =>
+        v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : '';
+      if (text(msg.y) !== 'q' || text(msg.q) !== 'find_node') return false;
+      asked++;
+      times.push(d.now);
+      return dropped++ < 2;
+    };
+    let result: LookupResult | undefined;
+    from.findNode(x.id, d.now, (_err, r) => (result = r));
+    d.runUntil(() => result !== undefined);
+    expect(asked).toBe(3);
+    expect(result!.closest.map((n) => idToHex(n.id))).toContain(idToHex(x.id));
+    // The first try gets the full query timeout (2 s); a retry only half of it.
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(2000);
+    expect(times[1]! - times[0]!).toBeLessThan(2100);
+    expect(times[2]! - times[1]!).toBeGreaterThanOrEqual(1000);
+    expect(times[2]! - times[1]!).toBeLessThan(1100);
+  });
+
   it('announce_peer with a token, then get_peers from elsewhere finds the peer (BEP 5)', () => {
     const d = network(60);
     const cores = [...d.nodes.values()];
