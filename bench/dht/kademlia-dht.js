@@ -13,6 +13,7 @@
 // Usage: node bench/dht/kademlia-dht.js [N] [--churn]   (default 1000)
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
+import { Rng } from '../../dist/p2p/sim/index.js';
 import { build, lookupStats } from './suite.js';
 
 const K = 8;
@@ -61,6 +62,26 @@ function xorCompare(target) {
   };
 }
 
+/** kademlia-dht's own lookup from `from`; resolves with the contacts it returns. */
+function lookupTheirs(Lookup, from, id) {
+  return new Promise((res) => {
+    const seeds = from._routes.find(id, ALPHA);
+    Lookup.proceed(id, seeds, from._lookupOpts, (_err, c) => res(c ?? []));
+  });
+}
+
+/** How many of the true K closest (among `candidates`, `from` excluded) `contacts` holds. */
+function hitsOfTrueClosest(candidates, from, target, contacts) {
+  const want = candidates
+    .filter((d) => d !== from)
+    .map((d) => d._routes.id._buf)
+    .sort(xorCompare(target))
+    .slice(0, K)
+    .map((b) => b.toString('hex'));
+  const got = new Set(contacts.map((c) => c.id._buf.toString('hex')));
+  return want.filter((h) => got.has(h)).length;
+}
+
 async function lookupsTheirs({ kad, Lookup, Id }, nodes) {
   let findNodes = 0;
   const send = kad.MockRpc.prototype.send;
@@ -76,19 +97,9 @@ async function lookupsTheirs({ kad, Lookup, Id }, nodes) {
       const target = randomBytes(20);
       const id = new Id(target);
       const before = findNodes;
-      const contacts = await new Promise((res) => {
-        const seeds = from._routes.find(id, ALPHA);
-        Lookup.proceed(id, seeds, from._lookupOpts, (_err, c) => res(c ?? []));
-      });
+      const contacts = await lookupTheirs(Lookup, from, id);
       queries += findNodes - before;
-      const want = nodes
-        .filter((d) => d !== from)
-        .map((d) => d._routes.id._buf)
-        .sort(xorCompare(target))
-        .slice(0, K)
-        .map((b) => b.toString('hex'));
-      const got = new Set(contacts.map((c) => c.id._buf.toString('hex')));
-      if (want.every((h) => got.has(h))) exact++;
+      if (hitsOfTrueClosest(nodes, from, target, contacts) === K) exact++;
     }
   } finally {
     kad.MockRpc.prototype.send = send;
@@ -104,7 +115,8 @@ async function lookupsTheirs({ kad, Lookup, Id }, nodes) {
  * Success as in suite.js: at least k−1 of the true k closest online nodes.
  */
 async function churnTheirs({ kad, Lookup, Id }, nodes, seed) {
-  const rand = mulberry(seed);
+  const rng = new Rng(seed);
+  const rand = () => rng.next();
   const offline = new Set();
   let findNodes = 0;
   const send = kad.MockRpc.prototype.send;
@@ -136,20 +148,10 @@ async function churnTheirs({ kad, Lookup, Id }, nodes, seed) {
       const id = new Id(target);
       const before = findNodes;
       const started = performance.now();
-      const contacts = await new Promise((res) => {
-        const seeds = from._routes.find(id, ALPHA);
-        Lookup.proceed(id, seeds, from._lookupOpts, (_err, c) => res(c ?? []));
-      });
+      const contacts = await lookupTheirs(Lookup, from, id);
       latencies.push(performance.now() - started);
       queries += findNodes - before;
-      const want = online
-        .filter((d) => d !== from)
-        .map((d) => d._routes.id._buf)
-        .sort(xorCompare(target))
-        .slice(0, K)
-        .map((b) => b.toString('hex'));
-      const got = new Set(contacts.map((c) => c.id._buf.toString('hex')));
-      if (want.filter((h) => got.has(h)).length >= K - 1) nearly++;
+      if (hitsOfTrueClosest(online, from, target, contacts) >= K - 1) nearly++;
     }
   } finally {
     kad.MockRpc.prototype.send = send;
@@ -159,18 +161,6 @@ async function churnTheirs({ kad, Lookup, Id }, nodes, seed) {
     queries: queries / LOOKUPS,
     nearly: nearly / LOOKUPS,
     latencyMs: latencies[Math.floor(latencies.length / 2)],
-  };
-}
-
-/** A small seeded PRNG (mulberry32) so the churn schedule is repeatable. */
-function mulberry(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
