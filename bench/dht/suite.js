@@ -16,7 +16,9 @@ const LOOKUPS = 100;
 
 export function build(n, seed, loss) {
   const rng = new Rng(seed);
-  const net = new SimNetwork({ seed, loss });
+  // DhtCore never reuses an output buffer (every datagram is freshly encoded), so the sim
+  // need not copy each one (SimNetworkOptions.copyDatagrams).
+  const net = new SimNetwork({ seed, loss, copyDatagrams: false });
   const nodes = [];
   for (let i = 0; i < n; i++) {
     const node = net.addNode(

@@ -73,8 +73,12 @@ const C_L = 0x6c;
 const utf8 = new TextEncoder();
 
 class Writer {
-  buf = new Uint8Array(256);
+  buf: Uint8Array;
   len = 0;
+
+  constructor(capacity: number) {
+    this.buf = new Uint8Array(capacity);
+  }
 
   reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
@@ -131,10 +135,17 @@ function encodeInto(v: BValue, w: Writer, depth: number): void {
     w.byte(C_COLON);
     w.bytes(v);
   } else if (typeof v === 'string') {
-    const b = utf8.encode(v);
-    w.ascii(String(b.length));
-    w.byte(C_COLON);
-    w.bytes(b);
+    if (isShortAscii(v)) {
+      // KRPC's own strings ('q', 'r', method names): one byte per char, no TextEncoder.
+      w.ascii(String(v.length));
+      w.byte(C_COLON);
+      w.ascii(v);
+    } else {
+      const b = utf8.encode(v);
+      w.ascii(String(b.length));
+      w.byte(C_COLON);
+      w.bytes(b);
+    }
   } else if (typeof v === 'number') {
     if (!Number.isSafeInteger(v)) {
       throw new BencodeError(
@@ -173,15 +184,51 @@ function encodeInto(v: BValue, w: Writer, depth: number): void {
   }
 }
 
+function isShortAscii(s: string): boolean {
+  if (s.length > 32) return false;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** The scratch writer keeps at most this much between calls; a larger one is dropped. */
+const SCRATCH_MAX = 4096;
+// Intentionally module-level: one scratch buffer reused by every `encode` call (each KRPC
+// message would otherwise allocate one, and grow it, before copying out the result).
+// `encode` is synchronous and never re-entered (it calls no user code), and it resets the
+// writer first, so an encode that threw leaves nothing behind. Only the copy escapes.
+let scratch = new Writer(1024);
+
 /**
  * Canonical bencoding of `value`. Throws BencodeError for values bencode cannot express
  * (non-integer or unsafe numbers, booleans, null, undefined outside a dict, keys with chars
  * above U+00FF).
  */
 export function encode(value: BValue): Uint8Array {
-  const w = new Writer();
+  const w = encodeScratch(value);
+  const out = w.buf.slice(0, w.len);
+  if (w.buf.length > SCRATCH_MAX) scratch = new Writer(1024);
+  return out;
+}
+
+/**
+ * `encode`, into a Buffer from Node's allocation pool: for short-lived output such as a
+ * KRPC datagram, where a fresh ArrayBuffer per message costs several times the copy. The
+ * result is a `Buffer`, whose `slice` is a view: copy it (`Uint8Array.prototype.slice`)
+ * before keeping a part of it.
+ */
+export function encodePooled(value: BValue): Uint8Array {
+  const w = encodeScratch(value);
+  const out = Buffer.allocUnsafe(w.len);
+  out.set(w.buf.subarray(0, w.len));
+  if (w.buf.length > SCRATCH_MAX) scratch = new Writer(1024);
+  return out;
+}
+
+function encodeScratch(value: BValue): Writer {
+  const w = scratch;
+  w.len = 0;
   encodeInto(value, w, 0);
-  return w.buf.slice(0, w.len);
+  return w;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -201,6 +248,8 @@ class Decoder {
   readonly #maxItems: number;
   #at = 0;
   #items = 0;
+  /** End of the string `#span` just read. */
+  #end = 0;
 
   constructor(b: Uint8Array, maxDepth: number, maxItems: number) {
     this.#b = b;
@@ -276,8 +325,8 @@ class Decoder {
     return neg ? -n : n;
   }
 
-  /** Reads `<len>:` and returns [start, end) of the string's bytes. */
-  #span(): [number, number] {
+  /** Reads `<len>:` and returns the start of the string's bytes; `#end` is its end. */
+  #span(): number {
     const start = this.#at;
     let len = 0;
     for (;;) {
@@ -300,13 +349,14 @@ class Decoder {
       throw new BencodeError(`truncated string: ${len} bytes declared`, start);
     }
     this.#at = from + len;
-    return [from, from + len];
+    this.#end = from + len;
+    return from;
   }
 
   #bytes(): Uint8Array {
     this.#count();
-    const [from, to] = this.#span();
-    return new Uint8Array(this.#b.subarray(from, to));
+    const from = this.#span();
+    return new Uint8Array(this.#b.subarray(from, this.#end));
   }
 
   #list(depth: number): BValue[] {
@@ -329,7 +379,8 @@ class Decoder {
       const c = this.#peek();
       if (c < C_0 || c > C_9) throw new BencodeError('dictionary key is not a string', keyAt);
       this.#count();
-      const [from, to] = this.#span();
+      const from = this.#span();
+      const to = this.#end;
       // BEP 3: keys must appear in sorted order (sorted as raw strings, not alphanumerics).
       if (prevFrom >= 0) {
         const cmp = compareBytes(this.#b, prevFrom, prevTo, from, to);
@@ -338,13 +389,18 @@ class Decoder {
       }
       prevFrom = from;
       prevTo = to;
-      const key = latin1(this.#b, from, to);
+      const key = to - from === 1 ? ONE_BYTE_KEYS[this.#b[from]!]! : latin1(this.#b, from, to);
       out[key] = this.#value(depth + 1);
     }
     this.#at++;
     return out;
   }
 }
+
+/** Every one-byte key as a string: KRPC's `t`, `y`, `q`, `a`, `r`, `e`, `v` need no slicing. */
+const ONE_BYTE_KEYS: readonly string[] = Array.from({ length: 256 }, (_, i) =>
+  String.fromCharCode(i),
+);
 
 function compareBytes(b: Uint8Array, af: number, at: number, bf: number, bt: number): number {
   const n = Math.min(at - af, bt - bf);
@@ -365,10 +421,15 @@ function latin1(b: Uint8Array, from: number, to: number): string {
  * throws InvalidOptionError for bad `limits`.
  */
 export function decode(bytes: Uint8Array, limits?: BencodeLimits): BValue {
-  const l = { ...DEFAULT_BENCODE_LIMITS, ...limits };
-  const maxDepth = checkLimit('maxDepth', l.maxDepth, MAX_DEPTH_CAP);
-  const maxSize = checkLimit('maxSize', l.maxSize, Number.MAX_SAFE_INTEGER);
-  const maxItems = checkLimit('maxItems', l.maxItems, Number.MAX_SAFE_INTEGER);
+  let maxDepth = DEFAULT_BENCODE_LIMITS.maxDepth;
+  let maxSize = DEFAULT_BENCODE_LIMITS.maxSize;
+  let maxItems = DEFAULT_BENCODE_LIMITS.maxItems;
+  if (limits !== undefined) {
+    const l = { ...DEFAULT_BENCODE_LIMITS, ...limits };
+    maxDepth = checkLimit('maxDepth', l.maxDepth, MAX_DEPTH_CAP);
+    maxSize = checkLimit('maxSize', l.maxSize, Number.MAX_SAFE_INTEGER);
+    maxItems = checkLimit('maxItems', l.maxItems, Number.MAX_SAFE_INTEGER);
+  }
   if (!(bytes instanceof Uint8Array)) throw new BencodeError('input is not a Uint8Array', 0);
   if (bytes.length > maxSize) {
     throw new BencodeError(`input of ${bytes.length} bytes exceeds maxSize (${maxSize})`, maxSize);

@@ -6,7 +6,7 @@
  * The bucket is a plain container: the table (routing-table.ts) decides when nodes enter,
  * leave or are promoted. Buckets are tiny (k = 8), so linear scans beat any index.
  */
-import { idEquals } from './id.js';
+import { idEquals, idTail32 } from './id.js';
 import type { NodeId } from './id.js';
 
 /** A DHT node as the routing table knows it. Stored contacts are frozen; do not mutate `id`. */
@@ -21,6 +21,12 @@ export interface Contact {
 /** What the table tracks per node. Never handed out: callers get copies. */
 export interface Entry {
   contact: Contact;
+  /**
+   * `idHead32` and `idTail32` of the contact's id (which never changes for an entry): kept
+   * inline, so scans and sorts of a bucket rarely have to read the id's bytes.
+   */
+  readonly head: number;
+  readonly tail: number;
   /** Last time (ms) the node answered us or queried us. */
   lastSeen: number;
   /** Last time (ms) the node answered one of our queries; -Infinity if it never has. */
@@ -48,15 +54,11 @@ export class Bucket {
   }
 
   indexOf(id: NodeId): number {
-    const nodes = this.nodes;
-    for (let i = 0; i < nodes.length; i++) if (idEquals(nodes[i]!.contact.id, id)) return i;
-    return -1;
+    return find(this.nodes, id);
   }
 
   cacheIndexOf(id: NodeId): number {
-    const cache = this.cache;
-    for (let i = 0; i < cache.length; i++) if (idEquals(cache[i]!.contact.id, id)) return i;
-    return -1;
+    return find(this.cache, id);
   }
 
   /** Removes and returns the best replacement candidate (see `betterCandidate`). */
@@ -92,6 +94,15 @@ export function betterCandidate(a: Entry, b: Entry): boolean {
   if (va !== vb) return va;
   if (a.failures !== b.failures) return a.failures < b.failures;
   return a.lastSeen > b.lastSeen;
+}
+
+function find(list: readonly Entry[], id: NodeId): number {
+  const tail = idTail32(id);
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i]!;
+    if (e.tail === tail && idEquals(e.contact.id, id)) return i;
+  }
+  return -1;
 }
 
 /** Removes index `i` by swapping in the last element (order is not kept). */

@@ -173,8 +173,19 @@ interface Datagram {
   to: { address: string; port: number };
 }
 
+/** `closest` options for the nodes we hand out (see #nodesFor). */
+const VERIFIED_ONLY = Object.freeze({ verifiedOnly: true });
+
 /** Period of the lookup of our own id (libtorrent: 10 minutes). */
 const SELF_REFRESH_MS = 10 * 60_000;
+/**
+ * A thin join — fewer than k nodes answered the bootstrap lookup, as when the bootstrap
+ * node had only just joined itself and knew nobody yet — is tried again after this long,
+ * then after twice as long each time up to `REJOIN_MAX_MS` (a network smaller than k + 1
+ * nodes never gives k answers, so it must not cost a lookup a minute forever).
+ */
+const REJOIN_MIN_MS = 60_000;
+const REJOIN_MAX_MS = 16 * 60_000;
 const DEFAULT_VERSION = Uint8Array.from([0x47, 0x4e, 0x00, 0x01]); // "GN" 0.1
 
 function checkInt(
@@ -223,6 +234,9 @@ export class DhtCore {
   #nextMaintenance: number;
   #selfRefreshAt: number;
   #seeds: readonly PeerInfo[] = [];
+  /** When a thin bootstrap is tried again (see REJOIN_MIN_MS); undefined when not needed. */
+  #rejoinAt: number | undefined = undefined;
+  #rejoinDelayMs = REJOIN_MIN_MS;
   readonly #rate = new Map<string, { tokens: number; at: number }>();
   readonly #stats: DhtStats = {
     nodes: 0,
@@ -420,6 +434,8 @@ export class DhtCore {
     this.#advance(now);
     // Kept: a node whose table empties (all lost, all gone) joins through them again.
     if (addresses.length > 0) this.#seeds = addresses.slice(0, 64);
+    this.#rejoinAt = undefined;
+    const started = this.#now;
     this.#lookup(this.id, 'find_node', addresses, (err, result) => {
       // Kademlia §2.3: after the lookup of our own id, refresh every bucket farther than
       // our closest neighbour — a lookup of a random id in each — so the table holds
@@ -427,6 +443,18 @@ export class DhtCore {
       if (err === undefined) {
         const depth = Math.max(this.table4.bucketCount, this.table6.bucketCount);
         for (let i = 0; i < depth; i++) this.findNode(this.randomIdAt(i), this.#now, () => {});
+      }
+      // Fewer than k answers: we only know what a thin neighbourhood knew. Left alone, such
+      // a node hands out just those nodes, the next joiner through it learns just them, and
+      // a group forms whose lookups never leave it. Join again later (see #maintain); by
+      // then the bootstrap nodes have filled their own tables.
+      if ((result?.closest.length ?? 0) < this.#k) {
+        // Counted from the start, so a join begun by maintenance is due again on the tick
+        // that many minutes later, not on the one after.
+        this.#rejoinAt = started + this.#rejoinDelayMs;
+        this.#rejoinDelayMs = Math.min(this.#rejoinDelayMs * 2, REJOIN_MAX_MS);
+      } else {
+        this.#rejoinDelayMs = REJOIN_MIN_MS;
       }
       done(err, result);
     });
@@ -811,10 +839,10 @@ export class DhtCore {
     const r: BDict = {};
     // BEP 5: only nodes known to answer are handed out (those heard only through their
     // queries are pinged first: see #heard).
-    const verifiedOnly = { verifiedOnly: true };
-    const pick = (table: RoutingTable): NodeInfo[] => {
-      if (this.#idPolicy !== 'prefer')
-        return table.closest(target, this.#k, verifiedOnly).map(toNodeInfo);
+    const verifiedOnly = VERIFIED_ONLY;
+    const pick = (table: RoutingTable): readonly NodeInfo[] => {
+      // Contacts are frozen NodeInfo-shaped records: encoded as they are, not copied.
+      if (this.#idPolicy !== 'prefer') return table.closest(target, this.#k, verifiedOnly);
       // BEP 42 'prefer': only compliant ids are passed on.
       return table
         .closest(target, this.#k * 4, verifiedOnly)
@@ -1025,9 +1053,10 @@ export class DhtCore {
     // after us learn of us, and we of them, even while every bucket is fresh by BEP 5's
     // rule (answers to pings count as changes, so idle-bucket refresh alone is rare).
     const known = this.table4.size + this.table6.size;
-    if (known < this.#k && this.#seeds.length > 0 && this.#lookupsActive === 0) {
+    const rejoin = this.#rejoinAt !== undefined && now >= this.#rejoinAt;
+    if (this.#seeds.length > 0 && ((known < this.#k && this.#lookupsActive === 0) || rejoin)) {
       // Too few nodes to look anything up (the bootstrap was lost, or the network churned
-      // away): join again through the bootstrap nodes.
+      // away), or the join was thin: join again through the bootstrap nodes.
       this.bootstrap(this.#seeds, now, () => {});
     } else if (now >= this.#selfRefreshAt && known > 0) {
       // Seeded with the bootstrap nodes too: a group of nodes that only know each other

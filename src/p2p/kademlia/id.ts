@@ -26,8 +26,20 @@ export function idToHex(id: NodeId): string {
 }
 
 export function idEquals(a: NodeId, b: NodeId): boolean {
-  for (let i = 0; i < ID_LENGTH; i++) if (a[i] !== b[i]) return false;
+  // Last byte first: ids compared in a k-bucket or near a target share their leading bits,
+  // so a mismatch shows at the end at once.
+  for (let i = ID_LENGTH - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** The first 4 bytes of an id as an unsigned 32-bit number (its top bits). */
+export function idHead32(id: NodeId): number {
+  return ((id[0]! << 24) | (id[1]! << 16) | (id[2]! << 8) | id[3]!) >>> 0;
+}
+
+/** The last 4 bytes of an id as an unsigned 32-bit number (a cheap first test of equality). */
+export function idTail32(id: NodeId): number {
+  return ((id[16]! << 24) | (id[17]! << 16) | (id[18]! << 8) | id[19]!) >>> 0;
 }
 
 /** a XOR b. */

@@ -9,7 +9,7 @@
  * `parseMessage` never throws: a message it cannot use yields `{ type: 'invalid' }` with the
  * KRPC error to answer (203, or 204 for an unknown method) when it has a transaction id.
  */
-import { decode, encode } from './bencode.js';
+import { decode, encodePooled } from './bencode.js';
 import type { BDict, BValue } from './bencode.js';
 import { KrpcErrorCode } from './codes.js';
 import { decodePeer, encodePeer } from './compact.js';
@@ -169,7 +169,7 @@ export function encodeQuery(
   const m: BDict = { t, y: 'q', q: method, a: args };
   if (options.version !== undefined) m.v = options.version;
   if (options.readOnly === true) m.ro = 1;
-  return encode(m);
+  return encodePooled(m);
 }
 
 export function encodeResponse(
@@ -183,7 +183,7 @@ export function encodeResponse(
     const ip = encodePeer(options.ip.address, options.ip.port);
     if (ip !== undefined) m.ip = ip;
   }
-  return encode(m);
+  return encodePooled(m);
 }
 
 export function encodeError(
@@ -194,5 +194,5 @@ export function encodeError(
 ): Uint8Array {
   const m: BDict = { t, y: 'e', e: [code, message] };
   if (options.version !== undefined) m.v = options.version;
-  return encode(m);
+  return encodePooled(m);
 }

@@ -8,7 +8,7 @@
  * tells their id.
  */
 import type { Family, NodeInfo } from './compact.js';
-import { compareDistance, idEquals } from './id.js';
+import { compareDistance, idEquals, idTail32 } from './id.js';
 import type { NodeId } from './id.js';
 
 export type CandidateState = 'new' | 'inflight' | 'responded' | 'failed';
@@ -50,12 +50,15 @@ export class Lookup {
   readonly #unknown: Candidate[] = [];
   #inflight = 0;
   #queries = 0;
-  readonly #seen = new Set<string>();
+  /** Ids seen, ours included. */
+  readonly #seen = new IdSet();
+  /** Bootstrap addresses seen (`address|port`). */
+  readonly #seenAddresses = new Set<string>();
 
   constructor(target: NodeId, options: LookupOptions, self: NodeId | undefined) {
     this.target = target;
     this.options = options;
-    if (self !== undefined) this.#seen.add(Buffer.from(self).toString('latin1'));
+    if (self !== undefined) this.#seen.add(self);
   }
 
   get inflight(): number {
@@ -81,8 +84,8 @@ export class Lookup {
 
   addAddress(address: string, port: number, family: Family): void {
     const key = `${address}|${port}`;
-    if (this.#seen.has(key)) return;
-    this.#seen.add(key);
+    if (this.#seenAddresses.has(key)) return;
+    this.#seenAddresses.add(key);
     this.#unknown.push({
       id: undefined,
       address,
@@ -102,9 +105,7 @@ export class Lookup {
     const round = (from?.round ?? 0) + 1;
     const max = this.options.maxCandidates;
     for (const n of nodes) {
-      const key = Buffer.from(n.id).toString('latin1');
-      if (this.#seen.has(key)) continue;
-      this.#seen.add(key);
+      if (!this.#seen.add(n.id)) continue;
       const c: Candidate = {
         id: n.id,
         address: n.address,
@@ -165,13 +166,16 @@ export class Lookup {
     c.token = token;
     if (c.id === undefined) {
       c.id = id;
-      const key = Buffer.from(id).toString('latin1');
-      if (!this.#seen.has(key)) {
-        this.#seen.add(key);
-        const list = this.candidates;
+      const list = this.candidates;
+      if (this.#seen.add(id)) {
         let i = list.length;
         while (i > 0 && compareDistance(this.target, id, list[i - 1]!.id!) < 0) i--;
         list.splice(i, 0, c);
+      } else {
+        // A bootstrap node we also knew by id (from the routing table): it has answered
+        // now, so it takes the place of its not yet asked twin instead of being asked twice.
+        const at = list.findIndex((x) => x.state === 'new' && idEquals(x.id!, id));
+        if (at >= 0) list[at] = c;
       }
     } else if (!idEquals(c.id, id)) {
       // Answered with another id than the one we were told: do not trust it as the closest.
@@ -220,5 +224,31 @@ export class Lookup {
       if (out.length >= n) break;
     }
     return out;
+  }
+}
+
+/**
+ * A set of ids, keyed by their last 32 bits (no string per id); ids sharing those are told
+ * apart byte by byte.
+ */
+class IdSet {
+  readonly #map = new Map<number, NodeId | NodeId[]>();
+
+  /** Adds `id` (kept by reference); false when it was there already. */
+  add(id: NodeId): boolean {
+    const tail = idTail32(id);
+    const had = this.#map.get(tail);
+    if (had === undefined) {
+      this.#map.set(tail, id);
+      return true;
+    }
+    if (Array.isArray(had)) {
+      for (const x of had) if (idEquals(x, id)) return false;
+      had.push(id);
+      return true;
+    }
+    if (idEquals(had, id)) return false;
+    this.#map.set(tail, [had, id]);
+    return true;
   }
 }

@@ -40,7 +40,15 @@
  */
 import { InvalidOptionError } from '../../errors.js';
 import { ID_LENGTH } from './codes.js';
-import { commonPrefixLength, compareDistance, idEquals, isId, randomIdWithPrefix } from './id.js';
+import {
+  commonPrefixLength,
+  compareDistance,
+  idEquals,
+  idHead32,
+  idTail32,
+  isId,
+  randomIdWithPrefix,
+} from './id.js';
 import type { NodeId, RandomBytes } from './id.js';
 import { Bucket, betterCandidate, removeAt } from './bucket.js';
 import type { Contact, Entry } from './bucket.js';
@@ -330,20 +338,18 @@ export class RoutingTable {
     const verifiedOnly = options.verifiedOnly === true;
     const last = this.#buckets.length - 1;
     const c = Math.min(commonPrefixLength(this.self, target), last);
-    const group: Contact[] = [];
-    const take = (): boolean => {
-      if (group.length > 1) group.sort((a, b) => compareDistance(target, a.id, b.id));
-      for (let i = 0; i < group.length && out.length < n; i++) out.push(group[i]!);
-      group.length = 0;
-      return out.length >= n;
-    };
-    this.#collect(this.#buckets[c]!, group, verifiedOnly);
-    if (take()) return out;
-    for (let i = c + 1; i <= last; i++) this.#collect(this.#buckets[i]!, group, verifiedOnly);
-    if (take()) return out;
+    // `keys[i]` is the first 32 bits of out[i]'s distance: most comparisons end there.
+    const keys: number[] = [];
+    const t32 = idHead32(target);
+    this.#closestIn(this.#buckets[c]!, target, t32, n, verifiedOnly, out, keys);
+    if (out.length >= n) return out;
+    for (let i = c + 1; i <= last; i++) {
+      this.#closestIn(this.#buckets[i]!, target, t32, n, verifiedOnly, out, keys);
+    }
+    if (out.length >= n) return out;
     for (let i = c - 1; i >= 0; i--) {
-      this.#collect(this.#buckets[i]!, group, verifiedOnly);
-      if (take()) return out;
+      this.#closestIn(this.#buckets[i]!, target, t32, n, verifiedOnly, out, keys);
+      if (out.length >= n) return out;
     }
     return out;
   }
@@ -477,8 +483,11 @@ export class RoutingTable {
       const entry = bucket.cache[at]!;
       return this.#touch(entry, contact, now, kind) ? entry : undefined;
     }
+    const frozen = freezeContact(contact);
     return {
-      contact: freezeContact(contact),
+      contact: frozen,
+      head: idHead32(frozen.id),
+      tail: idTail32(frozen.id),
       lastSeen: now,
       lastResponse: kind === 'response' ? now : -Infinity,
       failures: 0,
@@ -506,11 +515,45 @@ export class RoutingTable {
     return out;
   }
 
-  #collect(bucket: Bucket, into: Contact[], verifiedOnly: boolean): void {
+  /**
+   * Inserts the bucket's usable contacts into `out`, kept sorted by distance to `target`
+   * and at most `n` long (an insertion sort: buckets hold k nodes). Every node of a group
+   * `closest` visits later is farther than every node of an earlier one, so they land
+   * behind them.
+   */
+  #closestIn(
+    bucket: Bucket,
+    target: NodeId,
+    t32: number,
+    n: number,
+    verifiedOnly: boolean,
+    out: Contact[],
+    keys: number[],
+  ): void {
     for (const e of bucket.nodes) {
       if (e.failures >= this.#maxFailures) continue;
       if (verifiedOnly && e.lastResponse === -Infinity) continue;
-      into.push(e.contact);
+      const contact = e.contact;
+      const id = contact.id;
+      const key = (e.head ^ t32) >>> 0;
+      let i = out.length;
+      if (i >= n) {
+        const lk = keys[n - 1]!;
+        if (key > lk || (key === lk && compareDistance(target, id, out[n - 1]!.id) > 0)) continue;
+        i = n - 1;
+      } else {
+        out.push(contact);
+        keys.push(key);
+      }
+      while (i > 0) {
+        const pk = keys[i - 1]!;
+        if (key > pk || (key === pk && compareDistance(target, id, out[i - 1]!.id) > 0)) break;
+        out[i] = out[i - 1]!;
+        keys[i] = pk;
+        i--;
+      }
+      out[i] = contact;
+      keys[i] = key;
     }
   }
 
