@@ -1,32 +1,43 @@
-// Lookups on 1,000 nodes: ghostnet's DhtCore on ghostnet/sim against kademlia-dht (the
-// design card's Kademlia baseline) on its own in-memory MockRpc, both with k = 8 and
-// α = 3, both asked for the k closest nodes to 100 random targets from random nodes.
-// Compared: find_node queries per lookup and how often the result is exactly the true k
-// closest (by global sort over every node id, the querier excluded). No loss, no churn:
-// kademlia-dht has no retries, timeouts shorter than a hop, or bucket refresh to test.
+// Lookups on the simulated network (ghostnet/sim): ghostnet's DhtCore against kademlia-dht
+// (the design card's Kademlia baseline), both on the same SimNetwork model — virtual clock,
+// pairwise log-normal latency, the same seeds — both with k = 8 and α = 3. kademlia-dht
+// runs through its pluggable RPC: SimRpc (sim-rpc.js) puts each node on a `net.bind()`
+// endpoint with query timeouts on the virtual clock, 2000 ms like DhtCore's queryTimeoutMs.
+// Each side: N nodes join 20 per virtual second through a random earlier node (suite.js
+// `build`), then 100 lookups of random targets from random nodes (suite.js `lookupStats`).
+// Compared: find_node queries per lookup, rounds, median virtual latency, and how often the
+// result holds all / at least k−1 of the true k closest online nodes (global sort, the
+// querier excluded). With --churn (or BENCH_DHT_CHURN=1) both also run the suite's churn
+// (every 10 lookups all offline nodes rejoin and each node leaves with probability 0.1) on a
+// network with 5 % loss per datagram.
 //
 // kademlia-dht declares engines { npm: "1" } and cannot install with the project (its
 // .npmrc has engine-strict); it lives in bench/peers: `npm run bench:peers` first.
-// With --churn (or BENCH_DHT_CHURN=1) both also run the suite's churn and loss (10 % of the
-// nodes offline, renewed every 10 lookups; 5 % loss each way), kademlia-dht's injected in
-// its pluggable RPC.
 // Usage: node bench/dht/kademlia-dht.js [N] [--churn]   (default 1000)
 import { createRequire } from 'node:module';
-import { randomBytes } from 'node:crypto';
-import { Rng } from '../../dist/p2p/sim/index.js';
+import { Rng, SimNetwork } from '../../dist/p2p/sim/index.js';
+import { SimRpcHub } from './sim-rpc.js';
 import { build, lookupStats } from './suite.js';
 
 const K = 8;
 const ALPHA = 3;
 const LOOKUPS = 100;
 const LOSS = 0.05;
+/** DhtCore's default queryTimeoutMs (src/p2p/kademlia/dht.ts). */
+const QUERY_TIMEOUT_MS = 2000;
+/** Virtual time run between two turns of the event loop (kademlia-dht's nextTicks). */
+const STEP_MS = 5;
+/** A lookup gives up after this much virtual time, as in suite.js (600 × 50 ms). */
+const LOOKUP_LIMIT_MS = 30_000;
+/** After the last join, wait at most this long for bootstraps still running. */
+const SETTLE_LIMIT_MS = 12 * 60_000;
 
 const peerRequire = createRequire(new URL('../peers/package.json', import.meta.url));
 
 function loadPeer() {
   try {
     return {
-      kad: peerRequire('kademlia-dht'),
+      Dht: peerRequire('kademlia-dht').Dht,
       Lookup: peerRequire('kademlia-dht/lib/lookup.js'),
       Id: peerRequire('kademlia-dht/lib/id.js'),
     };
@@ -35,20 +46,47 @@ function loadPeer() {
   }
 }
 
-const cb2promise = (fn) => new Promise((res, rej) => fn((err, v) => (err ? rej(err) : res(v))));
-
-async function buildTheirs(kad, n) {
-  const nodes = [];
-  for (let i = 0; i < n; i++) {
-    const rpc = await cb2promise((cb) => kad.MockRpc.spawn(`node-${i}`, cb));
-    const seeds =
-      nodes.length === 0 ? [] : [nodes[Math.floor(Math.random() * nodes.length)].rpc.endpoint];
-    const dht = await cb2promise((cb) =>
-      kad.Dht.spawn(rpc, seeds, { bucketSize: K, concurrency: ALPHA }, cb),
-    );
-    nodes.push(dht);
+/**
+ * Run the sim `ms` further in STEP_MS steps, turning the event loop after each so that
+ * kademlia-dht's process.nextTick callbacks run (they wait for the microtask queue to
+ * drain, which awaiting a resolved promise does not give them). Stops early once `done()`.
+ */
+async function advance(net, ms, done = () => false) {
+  const end = net.now + ms;
+  while (net.now < end && !done()) {
+    net.runUntil(Math.min(end, net.now + STEP_MS));
+    await new Promise((resolve) => setImmediate(resolve));
   }
-  return nodes;
+}
+
+/** suite.js `build` for kademlia-dht: same seeds, same join rate, ids from the sim's Rng. */
+async function buildTheirs({ Dht, Id }, n, seed, loss) {
+  const rng = new Rng(seed);
+  const ids = rng.child('kademlia-dht ids');
+  const net = new SimNetwork({ seed, loss, copyDatagrams: false });
+  const hub = new SimRpcHub(net, { timeoutMs: QUERY_TIMEOUT_MS });
+  const nodes = [];
+  let joining = 0;
+  for (let i = 0; i < n; i++) {
+    const rpc = hub.spawn();
+    // Dht.spawn would draw the id from crypto.randomBytes (off the virtual clock); the
+    // constructor takes one, and bootstrap() is what spawn runs next.
+    const dht = new Dht(rpc, new Id(Buffer.from(ids.bytes(20))), {
+      bucketSize: K,
+      concurrency: ALPHA,
+    });
+    if (nodes.length > 0) {
+      const s = nodes[rng.int(nodes.length)];
+      joining++;
+      dht.bootstrap([s.rpc.endpoint], () => joining--);
+    }
+    nodes.push(dht);
+    if (i % 20 === 19) await advance(net, 1000);
+  }
+  // kademlia-dht has no refresh timers to wait for (suite.js runs 12 minutes past the
+  // DhtCore's self-lookup); only the last joins' bootstrap lookups.
+  await advance(net, SETTLE_LIMIT_MS, () => joining === 0);
+  return { net, hub, nodes, rng };
 }
 
 function xorCompare(target) {
@@ -62,106 +100,104 @@ function xorCompare(target) {
   };
 }
 
-/** kademlia-dht's own lookup from `from`; resolves with the contacts it returns. */
-function lookupTheirs(Lookup, from, id) {
-  return new Promise((res) => {
-    const seeds = from._routes.find(id, ALPHA);
-    Lookup.proceed(id, seeds, from._lookupOpts, (_err, c) => res(c ?? []));
-  });
-}
-
-/** How many of the true K closest (among `candidates`, `from` excluded) `contacts` holds. */
-function hitsOfTrueClosest(candidates, from, target, contacts) {
-  const want = candidates
-    .filter((d) => d !== from)
-    .map((d) => d._routes.id._buf)
-    .sort(xorCompare(target))
-    .slice(0, K)
-    .map((b) => b.toString('hex'));
-  const got = new Set(contacts.map((c) => c.id._buf.toString('hex')));
-  return want.filter((h) => got.has(h)).length;
-}
-
-async function lookupsTheirs({ kad, Lookup, Id }, nodes) {
-  let findNodes = 0;
-  const send = kad.MockRpc.prototype.send;
-  kad.MockRpc.prototype.send = function (message, ...rest) {
-    if (message === 'findNode') findNodes++;
-    return send.call(this, message, ...rest);
-  };
-  let queries = 0;
-  let exact = 0;
-  try {
-    for (let i = 0; i < LOOKUPS; i++) {
-      const from = nodes[Math.floor(Math.random() * nodes.length)];
-      const target = randomBytes(20);
-      const id = new Id(target);
-      const before = findNodes;
-      const contacts = await lookupTheirs(Lookup, from, id);
-      queries += findNodes - before;
-      if (hitsOfTrueClosest(nodes, from, target, contacts) === K) exact++;
-    }
-  } finally {
-    kad.MockRpc.prototype.send = send;
-  }
-  return { queries: queries / LOOKUPS, exact: exact / LOOKUPS };
-}
-
 /**
- * The same lookups under the suite's churn and loss: every 10 lookups a fresh 10 % of the
- * nodes is offline, and each query or its answer is lost with 5 % probability. Injected in
- * kademlia-dht's pluggable RPC (MockRpc.send): a query to an offline node, or a lost one,
- * is not delivered and the caller sees MockRpc's timeout — what a lost datagram does.
- * Success as in suite.js: at least k−1 of the true k closest online nodes.
+ * kademlia-dht's own lookup (Lookup.proceed with the node's options, as Dht#_lookupKey
+ * does) from `from`. Its findNode is wrapped only to measure rounds the way DhtCore's
+ * LookupResult.rounds does: a seed is round 1, a contact first named by an answer from
+ * round r is round r + 1, and rounds is the highest round that answered.
  */
-async function churnTheirs({ kad, Lookup, Id }, nodes, seed) {
-  const rng = new Rng(seed);
-  const rand = () => rng.next();
-  const offline = new Set();
-  let findNodes = 0;
-  const send = kad.MockRpc.prototype.send;
-  kad.MockRpc.prototype.send = function (message, endpoint, payload, cb) {
-    if (message === 'findNode') findNodes++;
-    const lost = rand() < LOSS || rand() < LOSS; // the query, then the answer
-    if (offline.has(endpoint) || offline.has(this.endpoint) || lost) {
-      setTimeout(() => {
-        const err = new Error('mock rpc timeout');
-        err.code = 'ETIMEDOUT';
-        cb(err);
-      }, kad.MockRpc.TIMEOUT);
-      return;
-    }
-    return send.call(this, message, endpoint, payload, cb);
+function lookupTheirs(Lookup, from, id, done) {
+  const round = new Map();
+  const key = (c) => c.id._buf.toString('hex');
+  let rounds = 0;
+  const opts = {
+    ...from._lookupOpts,
+    findNode: (contact, targetId, cb) => {
+      const r = round.get(key(contact)) ?? 1;
+      from._lookupOpts.findNode(contact, targetId, (err, contacts) => {
+        if (!err) {
+          if (r > rounds) rounds = r;
+          for (const c of contacts) if (!round.has(key(c))) round.set(key(c), r + 1);
+        }
+        cb(err, contacts);
+      });
+    },
   };
+  const seeds = from._routes.find(id, ALPHA);
+  Lookup.proceed(id, seeds, opts, (_err, contacts) => done(contacts ?? [], rounds));
+}
+
+/** suite.js `lookupStats` for kademlia-dht: the same schedule, churn and success test. */
+async function lookupStatsTheirs({ Lookup, Id }, { net, hub, nodes, rng }, churn) {
   let queries = 0;
+  let rounds = 0;
+  let exact = 0;
   let nearly = 0;
   const latencies = [];
-  try {
-    for (let i = 0; i < LOOKUPS; i++) {
-      if (i % 10 === 0) {
-        offline.clear();
-        for (const d of nodes) if (rand() < 0.1) offline.add(d.rpc.endpoint);
-      }
-      const online = nodes.filter((d) => !offline.has(d.rpc.endpoint));
-      const from = online[Math.floor(rand() * online.length)];
-      const target = randomBytes(20);
-      const id = new Id(target);
-      const before = findNodes;
-      const started = performance.now();
-      const contacts = await lookupTheirs(Lookup, from, id);
-      latencies.push(performance.now() - started);
-      queries += findNodes - before;
-      if (hitsOfTrueClosest(online, from, target, contacts) >= K - 1) nearly++;
+  for (let i = 0; i < LOOKUPS; i++) {
+    if (churn && i % 10 === 0) {
+      for (const d of nodes) if (!d.rpc.node.online) d.rpc.node.join();
+      for (const d of nodes) if (rng.chance(0.1)) d.rpc.node.leave();
     }
-  } finally {
-    kad.MockRpc.prototype.send = send;
+    const online = nodes.filter((d) => d.rpc.node.online);
+    const from = online[rng.int(online.length)];
+    const target = Buffer.from(rng.bytes(20));
+    const before = hub.sent.findNode;
+    const start = net.now;
+    let result;
+    lookupTheirs(Lookup, from, new Id(target), (contacts, r) => {
+      // Rounded up to suite.js's 50 ms polling step, so both sides are timed the same way.
+      result = { contacts, rounds: r, latency: Math.ceil((net.now - start) / 50) * 50 };
+    });
+    await advance(net, LOOKUP_LIMIT_MS, () => result !== undefined);
+    if (result === undefined) continue;
+    latencies.push(result.latency);
+    queries += hub.sent.findNode - before;
+    rounds += result.rounds;
+    const want = online
+      .filter((d) => d !== from)
+      .map((d) => d._routes.id._buf)
+      .sort(xorCompare(target))
+      .slice(0, K)
+      .map((b) => b.toString('hex'));
+    const got = new Set(result.contacts.map((c) => c.id._buf.toString('hex')));
+    const hits = want.filter((h) => got.has(h)).length;
+    if (hits === K) exact++;
+    if (hits >= K - 1) nearly++;
   }
   latencies.sort((a, b) => a - b);
   return {
     queries: queries / LOOKUPS,
+    rounds: rounds / LOOKUPS,
+    exact: exact / LOOKUPS,
     nearly: nearly / LOOKUPS,
-    latencyMs: latencies[Math.floor(latencies.length / 2)],
+    latencyMs: latencies[Math.floor(latencies.length / 2)] ?? NaN,
   };
+}
+
+async function theirsOn(peer, n, seed, loss, churn) {
+  const network = await buildTheirs(peer, n, seed, loss);
+  const stats = await lookupStatsTheirs(peer, network, churn);
+  for (const d of network.nodes) d.close();
+  return stats;
+}
+
+function timed(label, fn) {
+  const started = Date.now();
+  const settle = (v) => {
+    console.log(`  ${label}: ${((Date.now() - started) / 1000).toFixed(1)} s wall`);
+    return v;
+  };
+  const v = fn();
+  return v instanceof Promise ? v.then(settle) : settle(v);
+}
+
+function line(name, s) {
+  return (
+    `${name.padEnd(12)} ${s.queries.toFixed(1).padStart(5)} queries/lookup, ` +
+    `${s.rounds.toFixed(1)} rounds, median ${String(Math.round(s.latencyMs)).padStart(5)} ms ` +
+    `virtual, ${(s.nearly * 100).toFixed(0)}% ≥ k−1 of the true k (${(s.exact * 100).toFixed(0)}% all)`
+  );
 }
 
 export async function run() {
@@ -169,28 +205,13 @@ export async function run() {
   const n = Number(
     process.env.BENCH_DHT_N ?? process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 1000,
   );
-  const started = Date.now();
-  const ours = lookupStats(build(n, 2026, 0), false);
-  const theirNodes = await buildTheirs(peer.kad, n);
-  const theirs = await lookupsTheirs(peer, theirNodes);
   const churn = process.argv.includes('--churn') || process.env.BENCH_DHT_CHURN === '1';
-  const oursChurn = churn ? lookupStats(build(n, 77, LOSS), true) : undefined;
-  const theirsChurn = churn ? await churnTheirs(peer, theirNodes, 77) : undefined;
-  for (const d of theirNodes) d.close?.();
-  if (oursChurn !== undefined && theirsChurn !== undefined) {
-    console.log(
-      `  churn 10% + loss 5%: ghostnet ${oursChurn.queries.toFixed(1)} queries/lookup, ` +
-        `${(oursChurn.nearly * 100).toFixed(0)}% ≥ k−1 of the true k; kademlia-dht ` +
-        `${theirsChurn.queries.toFixed(1)} queries/lookup, ${(theirsChurn.nearly * 100).toFixed(0)}% ` +
-        `(median ${theirsChurn.latencyMs.toFixed(0)} ms wall with MockRpc's 500 ms timeout)`,
-    );
-  }
-  console.log(
-    `  ${n} nodes, k=${K}, α=${ALPHA}: ghostnet ${ours.queries.toFixed(1)} queries/lookup, ` +
-      `${(ours.exact * 100).toFixed(0)}% exact; kademlia-dht ${theirs.queries.toFixed(1)} ` +
-      `queries/lookup, ${(theirs.exact * 100).toFixed(0)}% exact (${((Date.now() - started) / 1000).toFixed(0)} s wall)`,
-  );
-  return [
+  const ours = timed('ghostnet quiet', () => lookupStats(build(n, 2026, 0), false));
+  const theirs = await timed('kademlia-dht quiet', () => theirsOn(peer, n, 2026, 0, false));
+  console.log(`  ${n} nodes, k=${K}, α=${ALPHA}, quiet network:`);
+  console.log(`    ${line('ghostnet', ours)}`);
+  console.log(`    ${line('kademlia-dht', theirs)}`);
+  const rows = [
     {
       name: `dht ${n} queries/lookup vs kademlia-dht`,
       ours: ours.queries,
@@ -209,11 +230,57 @@ export async function run() {
       higherIsBetter: true,
       unit: '%',
     },
+    {
+      name: `dht ${n} median lookup ms vs kademlia-dht`,
+      ours: ours.latencyMs,
+      theirs: theirs.latencyMs,
+      peer: 'kademlia-dht',
+      ratio: ours.latencyMs / theirs.latencyMs,
+      higherIsBetter: false,
+      unit: 'ms',
+    },
   ];
+  if (churn) {
+    const oursC = timed('ghostnet churn', () => lookupStats(build(n, 77, LOSS), true));
+    const theirsC = await timed('kademlia-dht churn', () => theirsOn(peer, n, 77, LOSS, true));
+    console.log(`  churn 10% + loss 5%:`);
+    console.log(`    ${line('ghostnet', oursC)}`);
+    console.log(`    ${line('kademlia-dht', theirsC)}`);
+    rows.push(
+      {
+        name: `dht ${n} churn queries/lookup vs kademlia-dht`,
+        ours: oursC.queries,
+        theirs: theirsC.queries,
+        peer: 'kademlia-dht',
+        ratio: oursC.queries / theirsC.queries,
+        higherIsBetter: false,
+        unit: 'queries',
+      },
+      {
+        name: `dht ${n} churn success % vs kademlia-dht`,
+        ours: oursC.nearly * 100,
+        theirs: theirsC.nearly * 100,
+        peer: 'kademlia-dht',
+        ratio: theirsC.nearly === 0 ? Infinity : oursC.nearly / theirsC.nearly,
+        higherIsBetter: true,
+        unit: '%',
+      },
+      {
+        name: `dht ${n} churn median lookup ms vs kademlia-dht`,
+        ours: oursC.latencyMs,
+        theirs: theirsC.latencyMs,
+        peer: 'kademlia-dht',
+        ratio: oursC.latencyMs / theirsC.latencyMs,
+        higherIsBetter: false,
+        unit: 'ms',
+      },
+    );
+  }
+  return rows;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   for (const r of await run()) {
-    console.log(`${r.name.padEnd(40)} ${r.ours.toFixed(1)} vs ${r.peer} ${r.theirs.toFixed(1)}`);
+    console.log(`${r.name.padEnd(46)} ${r.ours.toFixed(1)} vs ${r.peer} ${r.theirs.toFixed(1)}`);
   }
 }
