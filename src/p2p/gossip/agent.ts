@@ -54,6 +54,18 @@ export interface GossipAgentOptions extends Omit<
   readonly compression?: boolean;
   /** Milliseconds to wait for the leave broadcasts to go out. Default 5000 (Serf's). */
   readonly broadcastTimeout?: number;
+  /**
+   * Milliseconds between attempts to rejoin a failed member (Serf's `ReconnectInterval`;
+   * 0 turns it off), so a healed partition merges again.
+   * @default 30000
+   */
+  readonly reconnectInterval?: number;
+  /**
+   * Milliseconds a failed member is retried before it is forgotten (Serf's
+   * `ReconnectTimeout`).
+   * @default 86400000 (24 h)
+   */
+  readonly reconnectTimeout?: number;
   readonly timers?: Timers;
   /** Receives traffic counts and `gossip_*` gauges (see {@link GossipAgent}). */
   readonly observer?: Observer;
@@ -146,6 +158,10 @@ export class GossipAgent extends EventEmitter<GossipAgentEvents> {
         ? new Keyring(options.encrypt.map(parseSerfKey), parseSerfKey(options.encrypt[0]!))
         : undefined;
     const meta = encodeTags(options.tags ?? {});
+    const serf = new SerfLayer(
+      { reconnectInterval: options.reconnectInterval, reconnectTimeout: options.reconnectTimeout },
+      { random: (n) => randomBytes(n) },
+    );
     // TCP first (port 0 lets the OS choose), then UDP on the same number.
     let tcp: TcpServer | undefined;
     let udp: DatagramEndpoint | undefined;
@@ -161,7 +177,6 @@ export class GossipAgent extends EventEmitter<GossipAgentEvents> {
     if (tcp === undefined || udp === undefined) {
       throw new InvalidOptionError('could not bind UDP and TCP on one port');
     }
-    const serf = new SerfLayer();
     const advertise = options.advertise ?? {
       address: host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host,
       port: tcp.address.port,
@@ -300,10 +315,10 @@ export class GossipAgent extends EventEmitter<GossipAgentEvents> {
       this.#udp.send(d.data, d.to);
     }
     for (const s of this.core.takeStreams()) this.#outboundStream(s);
-    const events = this.serf.translate(this.core.takeEvents());
+    const events = this.serf.translate(this.core.takeEvents(), this.#timers.now());
     for (const e of [...events, ...this.serf.takeEvents()]) this.emit('event', e);
-    const at = this.core.nextDeadline();
-    if (at === undefined) return;
+    const at = Math.min(this.core.nextDeadline() ?? Infinity, this.serf.nextDeadline() ?? Infinity);
+    if (at === Infinity) return;
     if (this.#timer !== undefined && at >= this.#timerAt) return;
     if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
     this.#timerAt = at;
@@ -312,7 +327,9 @@ export class GossipAgent extends EventEmitter<GossipAgentEvents> {
         this.#timer = undefined;
         this.#timerAt = Infinity;
         if (this.#closed) return;
-        this.core.handleTimeout(this.#timers.now());
+        const now = this.#timers.now();
+        this.core.handleTimeout(now);
+        this.serf.handleTimeout(now); // reconnects to failed members (serf.go handleReconnect)
         this.#flush();
         this.#publish();
       },

@@ -57,6 +57,7 @@ import {
   decodeUserStream,
   encodeCompound,
   encodeCompounds,
+  MAX_COMPOUND_PARTS,
   WireCodec,
 } from './wire/packet.js';
 import type { WireOptions } from './wire/packet.js';
@@ -410,21 +411,23 @@ export class GossipCore {
     this.#maxMembers = options.maxMembers ?? 65_536;
     this.#queue = new BroadcastQueue(options.maxQueued ?? 4096);
 
-    const addr = addressBytes(options.address.address);
-    this.#self = {
-      name: this.name,
-      addr,
-      host: addressText(addr),
-      port: options.address.port,
-      meta,
-      incarnation: 1,
-      state: NodeState.Alive,
-      stateChange: now,
-      vsn,
-    };
-    this.#members.set(this.name, this.#self);
-    this.#order.push(this.name);
-    this.#emit('member-join', this.#self);
+    // memberlist.go setAlive: we enter our own member table through aliveNode with
+    // bootstrap set (incarnation 1), which also queues our alive message for gossip, so
+    // members other than the one we join through hear of us without waiting for a
+    // push-pull; and we see our own member-join.
+    this.#aliveNode(
+      {
+        incarnation: 1,
+        node: this.name,
+        addr: addressBytes(options.address.address),
+        port: options.address.port,
+        meta,
+        vsn,
+      },
+      now,
+      true,
+    );
+    this.#self = this.#members.get(this.name)!;
     // Stagger the periodic work as memberlist does (random start within one interval).
     this.#nextProbe = now + this.#randInt(this.#probeInterval);
     this.#nextGossip = now + this.#randInt(this.#gossipInterval);
@@ -633,7 +636,8 @@ export class GossipCore {
     this.#stats.bytesIn += data.length;
     let messages: Uint8Array[];
     try {
-      messages = this.codec.openPacket(data);
+      // A bad part of a compound is dropped alone (net.go handleCompound).
+      messages = this.codec.openPacket(data, () => this.#stats.dropped++);
     } catch {
       this.#stats.dropped++;
       return;
@@ -1225,12 +1229,20 @@ export class GossipCore {
     if (piggyback) {
       const avail =
         this.#udpBufferSize - msg.length - COMPOUND_HEADER_OVERHEAD - this.codec.packetOverhead;
+      // One compound holds MAX_COMPOUND_PARTS parts, `msg` among them: take no more than
+      // fit, so broadcasts that would not fit stay queued instead of being counted as sent.
       const extra =
         avail > 0
-          ? this.#queue.take(COMPOUND_OVERHEAD, avail, this.#members.size, this.#retransmitMult)
+          ? this.#queue.take(
+              COMPOUND_OVERHEAD,
+              avail,
+              this.#members.size,
+              this.#retransmitMult,
+              MAX_COMPOUND_PARTS - 1,
+            )
           : [];
       if (extra.length > 0) {
-        this.#raw(to, encodeCompound([msg, ...extra.slice(0, 254)]), member);
+        this.#raw(to, encodeCompound([msg, ...extra]), member);
         return;
       }
     }

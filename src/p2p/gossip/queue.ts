@@ -95,15 +95,26 @@ export class BroadcastQueue {
 
   /**
    * Takes broadcasts totalling at most `limit` bytes, counting `overhead` per message, for
-   * a cluster of `n` members.
+   * a cluster of `n` members, and at most `maxCount` of them (a compound message holds 255
+   * parts). What is not taken stays queued with its transmit count unchanged.
    */
-  take(overhead: number, limit: number, n: number, mult: number): Uint8Array[] {
-    if (this.#live === 0) return [];
+  take(
+    overhead: number,
+    limit: number,
+    n: number,
+    mult: number,
+    maxCount = Infinity,
+  ): Uint8Array[] {
+    if (this.#live === 0 || maxCount <= 0) return [];
     const max = retransmitLimit(mult, n);
     const out: Uint8Array[] = [];
     const moved: Entry[] = [];
     let used = 0;
-    for (let t = 0; t < this.#tiers.length && limit - used - overhead > 0; t++) {
+    for (
+      let t = 0;
+      t < this.#tiers.length && limit - used - overhead > 0 && out.length < maxCount;
+      t++
+    ) {
       const tier = this.#tiers[t];
       if (tier === undefined || tier.length === 0) continue;
       // Walk from the newest end; cut the walked part off and put back what did not fit.
@@ -111,7 +122,7 @@ export class BroadcastQueue {
       let i = tier.length - 1;
       for (; i >= 0; i--) {
         const free = limit - used - overhead;
-        if (free <= 0) break;
+        if (free <= 0 || out.length >= maxCount) break;
         const e = tier[i]!;
         if (!e.live) continue;
         if (e.msg.length > free) {

@@ -10,14 +10,27 @@
  *   failed (Serf's `handleNodeLeave`); a leave intent for a member already failed moves it
  *   to left (`serf force-leave`);
  * - user events (`serf event NAME PAYLOAD`): surfaced once each and re-broadcast, as Serf
- *   re-broadcasts the events it has not seen;
- * - queries: re-broadcast (so they reach the cluster through us) but not answered.
+ *   re-broadcasts the events it has not seen; our own are surfaced too when we send them
+ *   (serf.go `UserEvent` runs `handleUserEvent` locally);
+ * - queries: re-broadcast (so they reach the cluster through us) but not answered;
+ * - reconnect (serf.go `handleReconnect`, `reconnect`, `reap`): failed members are
+ *   remembered for `reconnectTimeout` (24 h) and every `reconnectInterval` (30 s), with
+ *   probability failed/alive, we try a push-pull join to a random one, so a partition
+ *   that outlasted failure detection (and memberlist's reaping of dead members) merges
+ *   again once it heals.
  *
  * The layer is a {@link GossipDelegate} for {@link GossipCore}; `translate` turns the core's
- * membership events into the events a Serf agent reports.
+ * membership events into the events a Serf agent reports. Like the core it is sans-I/O:
+ * the binding calls `handleTimeout` at `nextDeadline` and passes the time in.
  */
 import { InvalidOptionError } from '../../errors.js';
-import type { GossipCore, GossipDelegate, GossipEvent, MemberInfo } from './core.js';
+import type {
+  GossipComponents,
+  GossipCore,
+  GossipDelegate,
+  GossipEvent,
+  MemberInfo,
+} from './core.js';
 import { malformed } from './errors.js';
 import { asStruct, decodeValue, GoWriter } from './wire/msgpack.js';
 
@@ -56,10 +69,15 @@ export function encodeTags(tags: Readonly<Record<string, string>>): Uint8Array {
   return out;
 }
 
-/** Decodes Serf metadata into tags (metadata without the magic byte is Serf's old `role`). */
+/**
+ * Decodes Serf metadata into tags. Metadata without the magic byte, empty metadata included,
+ * is Serf's old role-only form: `{ role: <the bytes> }` (serf.go `decodeTags`), so a member
+ * with no metadata has the tags `{ role: '' }` in Serf and here.
+ */
 export function decodeTags(meta: Uint8Array): Record<string, string> {
-  if (meta.length === 0) return {};
-  if (meta[0] !== TAG_MAGIC_BYTE) return { role: new TextDecoder().decode(meta) };
+  if (meta.length === 0 || meta[0] !== TAG_MAGIC_BYTE) {
+    return { role: new TextDecoder().decode(meta) };
+  }
   const value = decodeValue(meta.subarray(1), { maxBytes: 512, maxItems: 256 });
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw malformed('tags are not a msgpack map');
@@ -199,13 +217,41 @@ export type SerfEvent =
 export interface SerfLayerOptions {
   /** Remembered user events (for de-duplication). Default 1024. */
   readonly maxRecentEvents?: number;
-  /** Remembered intents about members. Default 65536. */
+  /** Remembered intents about members, and failed members kept for reconnecting. Default 65536. */
   readonly maxIntents?: number;
+  /**
+   * Milliseconds between reconnect attempts (Serf's `ReconnectInterval`): each time, with
+   * probability failed/alive members, a push-pull join to one random failed member. 0
+   * turns reconnecting off. Needs `random` in the components.
+   * @default 30000
+   */
+  readonly reconnectInterval?: number;
+  /**
+   * Milliseconds a failed member is remembered and retried (Serf's `ReconnectTimeout`).
+   * @default 86400000 (24 h)
+   */
+  readonly reconnectTimeout?: number;
 }
+
+/** serf/config.go DefaultConfig: ReconnectInterval 30 s, ReconnectTimeout 24 h. */
+export const SERF_RECONNECT_INTERVAL_MS = 30_000;
+export const SERF_RECONNECT_TIMEOUT_MS = 24 * 3600 * 1000;
 
 interface Intent {
   type: 'join' | 'leave';
   ltime: number;
+}
+
+interface FailedMember {
+  member: MemberInfo;
+  /** When we saw it fail (Serf's `leaveTime`). */
+  at: number;
+}
+
+function checkMs(name: string, v: number | undefined, min: number): void {
+  if (v !== undefined && (!Number.isSafeInteger(v) || v < min || v > 365 * 24 * 3600 * 1000)) {
+    throw new InvalidOptionError(`${name} must be a whole number of milliseconds >= ${min}`);
+  }
 }
 
 function safeTags(meta: Uint8Array): Record<string, string> {
@@ -227,15 +273,40 @@ export class SerfLayer implements GossipDelegate {
   readonly #maxRecent: number;
   readonly #maxIntents: number;
   #events: SerfEvent[] = [];
-  /** Names of members we have reported as failed (a later leave intent makes them left). */
-  readonly #failed = new Map<string, MemberInfo>();
+  /**
+   * Members we have reported as failed, oldest failure first: a later leave intent makes
+   * them left; until then, and for at most reconnectTimeout, we try to reconnect to them.
+   */
+  readonly #failed = new Map<string, FailedMember>();
   #leaving = false;
+  readonly #random: ((n: number) => Uint8Array) | undefined;
+  readonly #reconnectInterval: number;
+  readonly #reconnectTimeout: number;
+  /** The next reconnect tick; undefined while no member is failed. */
+  #nextReconnect: number | undefined;
+  #reconnecting = false;
+  /** The latest time the layer was given. */
+  #now = 0;
   /** Serf messages that failed to decode. */
   dropped = 0;
+  /** Reconnect joins started (serf.go `reconnect`). */
+  reconnects = 0;
 
-  constructor(options: SerfLayerOptions = {}) {
+  /**
+   * `components.random` drives reconnecting (which failed member, and the throttle);
+   * without it the layer does not reconnect.
+   */
+  constructor(options: SerfLayerOptions = {}, components?: Partial<GossipComponents>) {
+    checkMs('reconnectInterval', options.reconnectInterval, 0);
+    checkMs('reconnectTimeout', options.reconnectTimeout, 1);
     this.#maxRecent = options.maxRecentEvents ?? 1024;
     this.#maxIntents = options.maxIntents ?? 65536;
+    this.#random = components?.random;
+    this.#reconnectInterval = options.reconnectInterval ?? SERF_RECONNECT_INTERVAL_MS;
+    this.#reconnectTimeout = options.reconnectTimeout ?? SERF_RECONNECT_TIMEOUT_MS;
+    // serf.go Create: the event and query clocks start at 1.
+    this.eventClock.increment();
+    this.queryClock.increment();
   }
 
   /** Connects the layer to its core (the core takes the layer as its delegate). */
@@ -269,13 +340,104 @@ export class SerfLayer implements GossipDelegate {
     core.broadcastUser(encodeSerfLeave({ ltime, node: core.name, prune: false }), () => finished());
   }
 
-  /** Sends a Serf user event to the cluster (what `serf event NAME PAYLOAD` does). */
+  /**
+   * Sends a Serf user event to the cluster (what `serf event NAME PAYLOAD` does) and, as
+   * serf.go `UserEvent` does through `handleUserEvent`, reports it here too: the sender
+   * sees its own event once, like every other member.
+   */
   userEvent(name: string, payload: Uint8Array, coalesce = true): void {
     const core = this.#required();
-    const ltime = this.eventClock.increment();
-    const msg = encodeSerfUserEvent({ ltime, name, payload, cc: coalesce });
-    this.#remember(`${ltime}\0${name}\0${Buffer.from(payload).toString('base64')}`);
-    core.broadcastUser(msg);
+    // serf.go UserEvent: the event carries the clock's time, then the clock moves on.
+    const e: SerfUserEvent = { ltime: this.eventClock.time, name, payload, cc: coalesce };
+    core.broadcastUser(encodeSerfUserEvent(e)); // throws (nothing changed) when too big
+    this.eventClock.increment();
+    this.#handleUserEvent(e);
+  }
+
+  /**
+   * serf.go `handleUserEvent`: witnesses the time and reports an event not seen before;
+   * returns whether it was new (and so should be re-broadcast).
+   */
+  #handleUserEvent(e: SerfUserEvent): boolean {
+    this.eventClock.witness(e.ltime);
+    const key = `${e.ltime}\0${e.name}\0${Buffer.from(e.payload).toString('base64')}`;
+    if (!this.#remember(key)) return false;
+    this.#events.push({
+      event: 'user-event',
+      name: e.name,
+      payload: e.payload,
+      ltime: e.ltime,
+      coalesce: e.cc,
+    });
+    return true;
+  }
+
+  // ---- reconnect (serf.go handleReconnect, reconnect, reap) ---------------------------
+
+  /** When `handleTimeout` is next due, or undefined (no failed member, or no reconnecting). */
+  nextDeadline(): number | undefined {
+    return this.#failed.size > 0 ? this.#nextReconnect : undefined;
+  }
+
+  /**
+   * The reconnect tick: forgets members failed for longer than reconnectTimeout, then
+   * (serf.go `reconnect`) with probability failed/alive starts a push-pull join to one
+   * random failed member, one at a time.
+   */
+  handleTimeout(now: number): void {
+    this.#see(now);
+    const at = this.#nextReconnect;
+    if (at === undefined || now < at) return;
+    this.#nextReconnect = now + this.#reconnectInterval;
+    for (const [name, f] of this.#failed) {
+      if (now - f.at <= this.#reconnectTimeout) break; // oldest first
+      this.#failed.delete(name);
+    }
+    if (this.#failed.size === 0) {
+      this.#nextReconnect = undefined;
+      return;
+    }
+    const core = this.#core;
+    if (core === undefined || core.left || this.#leaving || this.#reconnecting) return;
+    // Each member tries with probability failed/alive, so the cluster as a whole tries each
+    // failed member about once per interval.
+    const prob = this.#failed.size / Math.max(1, core.size);
+    if (this.#randomU32() / 2 ** 32 >= prob) return;
+    let pick = this.#randomU32() % this.#failed.size;
+    let target: MemberInfo | undefined;
+    for (const f of this.#failed.values()) {
+      if (pick-- === 0) {
+        target = f.member;
+        break;
+      }
+    }
+    if (target === undefined) return;
+    this.#reconnecting = true;
+    this.reconnects++;
+    core.join([{ address: target.address, port: target.port }], now, () => {
+      this.#reconnecting = false;
+    });
+  }
+
+  #randomU32(): number {
+    const b = this.#random!(4);
+    return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+  }
+
+  #see(now: number): void {
+    if (now > this.#now) this.#now = now;
+  }
+
+  /** Starts the reconnect ticks when the first member fails, stops them with the last. */
+  #scheduleReconnect(now: number): void {
+    if (this.#failed.size === 0) this.#nextReconnect = undefined;
+    else if (
+      this.#nextReconnect === undefined &&
+      this.#reconnectInterval > 0 &&
+      this.#random !== undefined
+    ) {
+      this.#nextReconnect = now + this.#reconnectInterval;
+    }
   }
 
   #required(): GossipCore {
@@ -305,7 +467,8 @@ export class SerfLayer implements GossipDelegate {
 
   // ---- GossipDelegate -------------------------------------------------------------------
 
-  notifyMsg(msg: Uint8Array): void {
+  notifyMsg(msg: Uint8Array, now?: number): void {
+    if (now !== undefined) this.#see(now);
     if (msg.length === 0) return;
     const core = this.#core;
     const body = msg.subarray(1);
@@ -334,23 +497,13 @@ export class SerfLayer implements GossipDelegate {
           const failed = this.#failed.get(l.node);
           if (failed !== undefined) {
             this.#failed.delete(l.node);
-            this.#events.push(this.#memberEvent('member-leave', failed));
+            this.#scheduleReconnect(this.#now);
+            this.#events.push(this.#memberEvent('member-leave', failed.member));
           }
           return;
         }
         case SerfMessageType.UserEvent: {
-          const e = decodeSerfUserEvent(body);
-          this.eventClock.witness(e.ltime);
-          const key = `${e.ltime}\0${e.name}\0${Buffer.from(e.payload).toString('base64')}`;
-          if (!this.#remember(key)) return;
-          this.#events.push({
-            event: 'user-event',
-            name: e.name,
-            payload: e.payload,
-            ltime: e.ltime,
-            coalesce: e.cc,
-          });
-          core?.broadcastUser(msg);
+          if (this.#handleUserEvent(decodeSerfUserEvent(body))) core?.broadcastUser(msg);
           return;
         }
         case SerfMessageType.Query: {
@@ -372,7 +525,8 @@ export class SerfLayer implements GossipDelegate {
     return new Uint8Array(0);
   }
 
-  mergeRemoteState(state: Uint8Array): void {
+  mergeRemoteState(state: Uint8Array, _join?: boolean, now?: number): void {
+    if (now !== undefined) this.#see(now);
     if (state.length === 0 || state[0] !== SerfMessageType.PushPull) return;
     try {
       const r = asStruct(decodeValue(state.subarray(1), LIMITS), 'messagePushPull', [
@@ -405,9 +559,11 @@ export class SerfLayer implements GossipDelegate {
 
   /**
    * Turns core events into Serf's: a member with a pending leave intent that goes away has
-   * left; user messages were already handled by `notifyMsg`.
+   * left; user messages were already handled by `notifyMsg`. `now` dates failures for
+   * reconnectTimeout (default: the latest time the layer was given).
    */
-  translate(events: readonly GossipEvent[]): SerfEvent[] {
+  translate(events: readonly GossipEvent[], now = this.#now): SerfEvent[] {
+    this.#see(now);
     for (const ev of events) {
       if (ev.type === 'user-message') continue;
       let type = ev.type;
@@ -415,13 +571,14 @@ export class SerfLayer implements GossipDelegate {
       if (type === 'member-failed' && this.#intents.get(m.name)?.type === 'leave') {
         type = 'member-leave';
       }
-      if (type === 'member-failed') this.#failed.set(m.name, m);
-      else this.#failed.delete(m.name);
+      this.#failed.delete(m.name); // re-inserted last: the map stays oldest failure first
+      if (type === 'member-failed') this.#failed.set(m.name, { member: m, at: now });
       if (this.#failed.size > this.#maxIntents) {
         this.#failed.delete(this.#failed.keys().next().value!);
       }
       this.#events.push(this.#memberEvent(type, m));
     }
+    this.#scheduleReconnect(now);
     return this.takeEvents();
   }
 

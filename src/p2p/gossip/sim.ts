@@ -4,7 +4,8 @@
  * pings, user messages) carried as reliable messages with the network's latency — failing
  * when the target is offline or cut off by the cluster's own partition rule. For tests and
  * benchmarks of SWIM at scale: joins, dissemination, failure detection, Lifeguard's slow
- * member, partitions that heal.
+ * member, partitions that heal. With the `serf` option every member also runs a
+ * {@link SerfLayer} (its delegate, with its own timer: Serf's reconnect to failed members).
  */
 import { InvalidOptionError } from '../../errors.js';
 import type { SocketAddress } from '../../transport/types.js';
@@ -13,12 +14,21 @@ import type { SimCore, SimDatagram, SimNode } from '../sim/node.js';
 import { GossipCore } from './core.js';
 import type { GossipEvent, GossipOptions, StreamRequest } from './core.js';
 import { GossipError, GossipErrorCodes } from './errors.js';
+import { SERF_DELEGATE_VERSIONS, SerfLayer } from './serf.js';
+import type { SerfEvent, SerfLayerOptions } from './serf.js';
 
 /** One event seen by one member, with its virtual time. */
 export interface SimGossipEvent {
   readonly time: number;
   readonly node: string;
   readonly event: GossipEvent;
+}
+
+/** One Serf event seen by one member (clusters with the `serf` option). */
+export interface SimSerfEvent {
+  readonly time: number;
+  readonly node: string;
+  readonly event: SerfEvent;
 }
 
 /** Per-member options (name and address come from the cluster). */
@@ -28,14 +38,17 @@ export type SimMemberOptions = Omit<GossipOptions, 'name' | 'address'>;
 export class SimGossipMember implements SimCore {
   readonly name: string;
   readonly core: GossipCore;
+  /** The member's Serf layer, when the cluster has the `serf` option. */
+  readonly serf: SerfLayer | undefined;
   readonly #cluster: GossipSimCluster;
   node: SimNode | undefined;
   /** Extra delay before this member handles anything (Lifeguard's "slow member"). */
   slowMs = 0;
 
-  constructor(cluster: GossipSimCluster, core: GossipCore) {
+  constructor(cluster: GossipSimCluster, core: GossipCore, serf?: SerfLayer) {
     this.#cluster = cluster;
     this.core = core;
+    this.serf = serf;
     this.name = core.name;
   }
 
@@ -53,18 +66,27 @@ export class SimGossipMember implements SimCore {
 
   takeOutput(): SimDatagram[] {
     for (const s of this.core.takeStreams()) this.#cluster.stream(this, s);
-    for (const event of this.core.takeEvents()) {
-      this.#cluster.record({ time: this.#cluster.now, node: this.name, event });
+    const now = this.#cluster.now;
+    const events = this.core.takeEvents();
+    for (const event of events) this.#cluster.record({ time: now, node: this.name, event });
+    if (this.serf !== undefined) {
+      for (const event of this.serf.translate(events, now)) {
+        this.#cluster.recordSerf({ time: now, node: this.name, event });
+      }
     }
     return this.core.takeOutput();
   }
 
   nextDeadline(): number | undefined {
-    return this.core.nextDeadline();
+    const a = this.core.nextDeadline();
+    const b = this.serf?.nextDeadline();
+    if (a === undefined) return b;
+    return b === undefined ? a : Math.min(a, b);
   }
 
   handleTimeout(now: number): void {
     this.core.handleTimeout(now);
+    this.serf?.handleTimeout(now);
   }
 }
 
@@ -75,6 +97,11 @@ export interface GossipSimClusterOptions {
   readonly recordEvents?: boolean;
   /** Called for each event as it happens. */
   readonly onEvent?: (e: SimGossipEvent) => void;
+  /**
+   * Run a {@link SerfLayer} on every member (as its delegate, speaking Serf's delegate
+   * versions); `true` for Serf's defaults (reconnect every 30 s).
+   */
+  readonly serf?: SerfLayerOptions | boolean;
 }
 
 /** A cluster of gossip members on one SimNetwork. */
@@ -82,6 +109,8 @@ export class GossipSimCluster {
   readonly net: SimNetwork;
   readonly members: SimGossipMember[] = [];
   readonly events: SimGossipEvent[] = [];
+  /** Serf events (clusters with the `serf` option), when events are recorded. */
+  readonly serfEvents: SimSerfEvent[] = [];
   /** Streams carried (push-pulls, TCP pings, user messages). */
   streams = 0;
   readonly #options: GossipSimClusterOptions;
@@ -109,22 +138,35 @@ export class GossipSimCluster {
     this.#options.onEvent?.(e);
   }
 
+  /** @internal */
+  recordSerf(e: SimSerfEvent): void {
+    if (this.#options.recordEvents !== false) this.serfEvents.push(e);
+  }
+
   /** Adds a member (not joined to anyone yet). */
   add(name: string, extra: SimMemberOptions = {}): SimGossipMember {
     let member: SimGossipMember | undefined;
+    const serfOption = this.#options.serf;
     const node = this.net.addNode(({ address, rng, now }) => {
+      const random = (n: number): Uint8Array => rng.randomBytes(n);
+      const serf =
+        serfOption === undefined || serfOption === false
+          ? undefined
+          : new SerfLayer(serfOption === true ? {} : serfOption, { random });
       const core = new GossipCore(
-        { random: (n) => rng.randomBytes(n) },
+        { random },
         {
           wire: { compression: false },
           ...this.#options.member,
           ...extra,
+          ...(serf !== undefined && { delegate: serf, versions: SERF_DELEGATE_VERSIONS }),
           name,
           address: { address: address.address, port: address.port },
         },
         now,
       );
-      member = new SimGossipMember(this, core);
+      serf?.attach(core);
+      member = new SimGossipMember(this, core, serf);
       return member;
     });
     member!.node = node;

@@ -57,8 +57,10 @@ describe('GossipAgent', () => {
     await until('b and c to get the user event', () =>
       [b, c].every((x) => x.events.some((e) => e.event === 'user-event' && e.name === 'deploy')),
     );
-    // Each agent reports it once, however many times it was re-broadcast.
+    // Each agent reports it once, however many times it was re-broadcast; the sender too
+    // (serf.go UserEvent handles its own event locally).
     expect(c.events.filter((e) => e.event === 'user-event').length).toBe(1);
+    expect(a.events.filter((e) => e.event === 'user-event').length).toBe(1);
 
     await c.agent.leave();
     await c.agent.close();

@@ -4,7 +4,10 @@
  * runs `takeStreams` exchanges through the target's `handleStream` and the origin's
  * `streamResult`. Covers join by push-pull, probe and ack, suspicion and death on the
  * suspicion timeout (suspicion.go), indirect probes and nacks, refutation, graceful leave,
- * metadata updates, user broadcasts, reaping, bad input, and the member bound.
+ * metadata updates, user broadcasts, reaping, bad input, and the member bound; our own
+ * alive message queued at start (memberlist.go setAlive), piggybacking capped at one
+ * compound's 255 parts (net.go sendMsg) and bad compound parts dropped alone (net.go
+ * handleCompound).
  */
 import { describe, expect, it } from 'vitest';
 import { GhostnetError, InvalidOptionError } from '../../../src/errors.js';
@@ -15,6 +18,7 @@ import { retransmitLimit } from '../../../src/p2p/gossip/queue.js';
 import { Keyring } from '../../../src/p2p/gossip/wire/keyring.js';
 import {
   decodeAck,
+  decodeAlive,
   decodeIndirectPing,
   decodeNack,
   decodePing,
@@ -51,6 +55,29 @@ describe('GossipCore: joining (state.go Join, net.go pushPull)', () => {
     expect(a.stats().pushPulls).toBe(1);
     expect(b.stats().pushPulls).toBe(1);
     expect(a.size).toBe(2);
+  });
+
+  it('memberlist.go setAlive: a new member queues its own alive message (aliveNode, bootstrap)', () => {
+    // memberlist's setAlive runs aliveNode(bootstrap=true) for the local node, which
+    // queues an alive broadcast about it; the newcomer then gossips its own alive message
+    // to the members it learns of, not only the seed's re-broadcast.
+    const lone = new Lone();
+    expect(lone.core.stats().queued).toBe(1);
+    expect(lone.core.members()).toMatchObject([{ name: 'a', state: 'alive', incarnation: 1 }]);
+    expect(lone.core.takeEvents()).toMatchObject([{ type: 'member-join', member: { name: 'a' } }]);
+    const net = new Net();
+    for (const n of ['a', 'b', 'c']) net.add(n);
+    net.core('b').join([net.addr('a')], net.now, () => undefined);
+    net.core('c').join([net.addr('a')], net.now, () => undefined);
+    net.run(3000);
+    const aboutSelf = (n: string): number =>
+      net.sent(MessageType.Alive, n).filter((x) => decodeAlive(x.msg.subarray(1)).node === n)
+        .length;
+    expect(aboutSelf('b')).toBeGreaterThan(0);
+    expect(aboutSelf('c')).toBeGreaterThan(0);
+    // Nobody was accused, so none of those was a refutation.
+    expect(net.core('b').incarnation).toBe(1);
+    expect(net.core('c').incarnation).toBe(1);
   });
 
   it('a third member joining one is gossiped to the others', () => {
@@ -465,6 +492,45 @@ describe('GossipCore: user messages', () => {
     expect(got[0]!.e.type === 'user-message' && got[0]!.e.payload).toEqual(utf8('direct'));
   });
 
+  it('net.go sendMsg: piggybacked broadcasts past one compound (255 parts) stay queued', () => {
+    // A ping's ack takes 1 compound part, so at most 254 broadcasts ride with it; the rest
+    // must stay queued with their transmit count unchanged, not be counted as sent.
+    const lone = new Lone({ retransmitMult: 1 }); // alone: retransmitLimit(1, 1) = 1 send
+    const core = lone.core;
+    core.takeEvents();
+    const queuedBefore = core.stats().queued; // our own alive (setAlive)
+    let finished = 0;
+    for (let i = 0; i < 300; i++) {
+      core.broadcastUser(Uint8Array.of(i & 0xff), (sent) => {
+        if (sent) finished++;
+      });
+    }
+    // 300 × (2 bytes + 2 overhead) fit the 1400-byte packet: only the part count binds.
+    core.receive(
+      core.codec.sealPacket(encodePing({ seqNo: 1, node: 'a' })),
+      { address: '10.0.0.9', port: 7946, family: 'IPv4' },
+      0,
+    );
+    const out = core.takeOutput();
+    expect(out).toHaveLength(1);
+    const msgs = core.codec.openPacket(out[0]!.data);
+    expect(msgs).toHaveLength(255);
+    expect(msgs[0]![0]).toBe(MessageType.Ack);
+    const users = msgs.filter((m) => m[0] === MessageType.User).length;
+    expect(users).toBe(254);
+    expect(finished).toBe(users);
+    expect(core.stats().queued).toBe(queuedBefore + 300 - users);
+    // The rest go out with the next message.
+    core.receive(
+      core.codec.sealPacket(encodePing({ seqNo: 2, node: 'a' })),
+      { address: '10.0.0.9', port: 7946, family: 'IPv4' },
+      0,
+    );
+    const next = core.codec.openPacket(core.takeOutput()[0]!.data);
+    expect(next.filter((m) => m[0] === MessageType.User)).toHaveLength(300 - users);
+    expect(finished).toBe(300);
+  });
+
   it('a broadcast must fit one packet', () => {
     const lone = new Lone();
     // udpBufferSize 1400 - compound header 2 - part overhead 2 - type byte 1
@@ -536,6 +602,25 @@ describe('GossipCore: bad input and bounds', () => {
     }
     expect(core.stats().dropped - before).toBeGreaterThan(1900);
     expect(core.stats().packetsIn).toBe(2000 + 7);
+  });
+
+  it('net.go handleCompound: a part that cannot even be unfolded is dropped alone', () => {
+    // memberlist handles each part of a compound on its own (handleCommand logs "missing
+    // message type byte" or a decompression error and skips that part); the alive
+    // messages around an empty part, a bad compress part and a bad nested compound count.
+    const lone = new Lone();
+    const core = lone.core;
+    const packet = encodeCompound([
+      aliveMsg('b', 2),
+      new Uint8Array(0),
+      Uint8Array.of(MessageType.Compress, 0xc1),
+      aliveMsg('c', 3),
+      Uint8Array.of(MessageType.Compound, 9),
+      aliveMsg('d', 4),
+    ]);
+    core.receive(core.codec.sealPacket(packet), from, 0);
+    for (const n of ['b', 'c', 'd']) expect(core.member(n)?.state, n).toBe('alive');
+    expect(core.stats().dropped).toBe(3);
   });
 
   it('a bad stream is answered with an errResp; a bad reply fails the exchange', () => {

@@ -5,7 +5,8 @@
  * GossipCores: user events reported once and re-broadcast (`handleUserEvent`), join/leave
  * intents (`handleNodeJoinIntent`, `handleNodeLeaveIntent`), a leave intent turning
  * member-failed into member-leave (`handleNodeLeave`) and a leave intent for an already failed
- * member reporting member-leave (`serf force-leave`).
+ * member reporting member-leave (`serf force-leave`), the sender reporting its own user event
+ * (`UserEvent`), and reconnecting to failed members (`handleReconnect`, `reconnect`, `reap`).
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../../src/errors.js';
@@ -23,14 +24,16 @@ import {
   LamportClock,
   parseTags,
   SERF_DELEGATE_VERSIONS,
+  SERF_RECONNECT_INTERVAL_MS,
+  SERF_RECONNECT_TIMEOUT_MS,
   SerfLayer,
   SerfMessageType,
   TAG_MAGIC_BYTE,
 } from '../../../src/p2p/gossip/serf.js';
-import type { SerfEvent } from '../../../src/p2p/gossip/serf.js';
+import type { SerfEvent, SerfLayerOptions } from '../../../src/p2p/gossip/serf.js';
 import { MessageType } from '../../../src/p2p/gossip/wire/messages.js';
 import { GoWriter } from '../../../src/p2p/gossip/wire/msgpack.js';
-import { Lone, Net } from './net-harness.js';
+import { aliveMsg, Lone, Net, seededRandom } from './net-harness.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
@@ -83,9 +86,11 @@ describe('serf.go encodeTags / decodeTags', () => {
     expect(decodeTags(meta)).toEqual({ a: 'y', b: 'x' });
   });
 
-  it('metadata without the magic byte is the old role; empty metadata has no tags', () => {
+  it('metadata without the magic byte is the old role, empty metadata too (serf.go decodeTags)', () => {
     expect(decodeTags(utf8('db'))).toEqual({ role: 'db' });
-    expect(decodeTags(new Uint8Array(0))).toEqual({});
+    // serf.go decodeTags: `len(buf) == 0 || buf[0] != tagMagicByte` → tags["role"] = string(buf),
+    // so Serf shows a member without metadata (plain memberlist) with role "".
+    expect(decodeTags(new Uint8Array(0))).toEqual({ role: '' });
   });
 
   it('refuses tags that are not a map of strings; encodeTags enforces MetaMaxSize', () => {
@@ -201,6 +206,8 @@ describe('lamport.go LamportClock', () => {
 });
 
 describe('SerfLayer (serf.go handleUserEvent, handleNodeJoinIntent, handleNodeLeaveIntent)', () => {
+  /** Broadcasts queued by the layer: the core's own alive message (setAlive) aside. */
+  const serfQueued = (lone: Lone): number => lone.core.stats().queued - 1;
   const userEvent = (ltime: number, name: string, payload: string): Uint8Array =>
     encodeSerfUserEvent({ ltime, name, payload: utf8(payload), cc: false });
 
@@ -210,10 +217,10 @@ describe('SerfLayer (serf.go handleUserEvent, handleNodeJoinIntent, handleNodeLe
     serf.attach(lone.core);
     const ev = userEvent(5, 'deploy', 'v1');
     serf.notifyMsg(ev);
-    expect(lone.core.stats().queued).toBe(1);
+    expect(serfQueued(lone)).toBe(1);
     serf.notifyMsg(ev);
     serf.notifyMsg(ev);
-    expect(lone.core.stats().queued).toBe(1);
+    expect(serfQueued(lone)).toBe(1);
     expect(serf.takeEvents()).toEqual([
       { event: 'user-event', name: 'deploy', payload: utf8('v1'), ltime: 5, coalesce: false },
     ]);
@@ -222,7 +229,33 @@ describe('SerfLayer (serf.go handleUserEvent, handleNodeJoinIntent, handleNodeLe
     serf.notifyMsg(userEvent(5, 'deploy', 'v2'));
     serf.notifyMsg(userEvent(5, 'other', 'v1'));
     expect(names(serf.takeEvents())).toEqual(['user-event:deploy', 'user-event:other']);
-    expect(lone.core.stats().queued).toBe(3);
+    expect(serfQueued(lone)).toBe(3);
+  });
+
+  it('serf.go UserEvent: the sender reports its own event once (handleUserEvent), at the clock time', () => {
+    // serf.go UserEvent builds the message with LTime = eventClock.Time(), increments the
+    // clock, runs handleUserEvent locally (so EventCh gets the sender's own event) and only
+    // then queues the broadcast. Create starts the event and query clocks at 1.
+    const lone = new Lone();
+    const serf = new SerfLayer();
+    serf.attach(lone.core);
+    expect([serf.eventClock.time, serf.queryClock.time]).toEqual([1, 1]);
+    serf.userEvent('deploy', utf8('v1'), false);
+    expect(serf.takeEvents()).toEqual([
+      { event: 'user-event', name: 'deploy', payload: utf8('v1'), ltime: 1, coalesce: false },
+    ]);
+    expect(serf.eventClock.time).toBe(2);
+    expect(serfQueued(lone)).toBe(1);
+    // When it comes round again it is neither reported again nor re-broadcast.
+    serf.notifyMsg(userEvent(1, 'deploy', 'v1'));
+    expect(serf.takeEvents()).toEqual([]);
+    expect(serfQueued(lone)).toBe(1);
+    serf.userEvent('deploy', utf8('v2'));
+    expect(serf.takeEvents().map((e) => e.event === 'user-event' && e.ltime)).toEqual([2]);
+    // One that cannot be sent (too big for a packet) is not reported and takes no time.
+    expect(() => serf.userEvent('big', new Uint8Array(2000))).toThrow(InvalidOptionError);
+    expect(serf.takeEvents()).toEqual([]);
+    expect(serf.eventClock.time).toBe(3);
   });
 
   it('remembers a bounded number of events (maxRecentEvents)', () => {
@@ -255,8 +288,11 @@ describe('SerfLayer (serf.go handleUserEvent, handleNodeJoinIntent, handleNodeLe
         .filter((x) => x.msg[1] === SerfMessageType.UserEvent);
       expect(relayed.length, n).toBeGreaterThan(0);
     }
-    // The sender does not report its own event back when it comes round again.
-    expect(layers.get('a')!.takeEvents()).toEqual([]);
+    // The sender reported its own event once, when it sent it (serf.go UserEvent calls
+    // handleUserEvent), and not again when it came round.
+    expect(layers.get('a')!.takeEvents()).toEqual([
+      { event: 'user-event', name: 'deploy', payload: utf8('v1'), ltime: 1, coalesce: true },
+    ]);
   });
 
   it('join intents are re-broadcast when newer, and witnessed', () => {
@@ -264,12 +300,12 @@ describe('SerfLayer (serf.go handleUserEvent, handleNodeJoinIntent, handleNodeLe
     const serf = new SerfLayer();
     serf.attach(lone.core);
     serf.notifyMsg(encodeSerfJoin({ ltime: 5, node: 'b' }));
-    expect(lone.core.stats().queued).toBe(1);
+    expect(serfQueued(lone)).toBe(1);
     serf.notifyMsg(encodeSerfJoin({ ltime: 5, node: 'b' }));
     serf.notifyMsg(encodeSerfJoin({ ltime: 4, node: 'b' }));
-    expect(lone.core.stats().queued).toBe(1);
+    expect(serfQueued(lone)).toBe(1);
     serf.notifyMsg(encodeSerfJoin({ ltime: 6, node: 'b' }));
-    expect(lone.core.stats().queued).toBe(2);
+    expect(serfQueued(lone)).toBe(2);
     expect(serf.clock.time).toBe(7);
     // A leave intent older than the join intent is stale: a failure stays a failure.
     serf.notifyMsg(encodeSerfLeave({ ltime: 6, node: 'b', prune: false }));
@@ -334,12 +370,12 @@ describe('SerfLayer (serf.go handleUserEvent, handleNodeJoinIntent, handleNodeLe
     serf.attach(lone.core);
     serf.notifyMsg(encodeSerfLeave({ ltime: 10, node: 'a', prune: false }));
     expect(serf.clock.time).toBe(12); // witnessed 10 → 11, then our join intent at 12
-    expect(lone.core.stats().queued).toBe(1);
+    expect(serfQueued(lone)).toBe(1);
     // Not while we are leaving.
     serf.announceLeave(() => undefined);
-    const queued = lone.core.stats().queued;
+    const queued = serfQueued(lone);
     serf.notifyMsg(encodeSerfLeave({ ltime: 50, node: 'a', prune: false }));
-    expect(lone.core.stats().queued).toBe(queued);
+    expect(serfQueued(lone)).toBe(queued);
   });
 
   it('queries are re-broadcast once (not answered); their clock is witnessed', () => {
@@ -356,7 +392,7 @@ describe('SerfLayer (serf.go handleUserEvent, handleNodeJoinIntent, handleNodeLe
       .finish();
     serf.notifyMsg(query);
     serf.notifyMsg(query);
-    expect(lone.core.stats().queued).toBe(1);
+    expect(serfQueued(lone)).toBe(1);
     expect(serf.queryClock.time).toBe(8);
     expect(serf.takeEvents()).toEqual([]);
   });
@@ -421,5 +457,118 @@ describe('SerfLayer (serf.go handleUserEvent, handleNodeJoinIntent, handleNodeLe
     expect(() => serf.announceJoin()).toThrow(InvalidOptionError);
     expect(() => serf.announceLeave(() => undefined)).toThrow(InvalidOptionError);
     expect(() => serf.userEvent('e', new Uint8Array(0))).toThrow(InvalidOptionError);
+  });
+});
+
+describe('SerfLayer reconnect (serf.go handleReconnect, reconnect, reap)', () => {
+  const INTERVAL = SERF_RECONNECT_INTERVAL_MS;
+
+  function setup(options: SerfLayerOptions = {}): { lone: Lone; serf: SerfLayer } {
+    const lone = new Lone();
+    const serf = new SerfLayer(options, { random: seededRandom(5) });
+    serf.attach(lone.core);
+    return { lone, serf };
+  }
+
+  it("defaults are Serf's: ReconnectInterval 30 s, ReconnectTimeout 24 h", () => {
+    expect(SERF_RECONNECT_INTERVAL_MS).toBe(30_000);
+    expect(SERF_RECONNECT_TIMEOUT_MS).toBe(24 * 3600 * 1000);
+    for (const bad of [
+      { reconnectInterval: -1 },
+      { reconnectTimeout: 0 },
+      { reconnectInterval: 1.5 },
+    ]) {
+      expect(() => new SerfLayer(bad), JSON.stringify(bad)).toThrow(InvalidOptionError);
+    }
+  });
+
+  it('every interval a failed member is joined by push-pull, one join at a time', () => {
+    const { lone, serf } = setup();
+    expect(serf.nextDeadline()).toBeUndefined(); // nothing failed: no timer
+    serf.translate([failed('b')], 1000);
+    expect(serf.nextDeadline()).toBe(1000 + INTERVAL);
+    serf.handleTimeout(1000 + INTERVAL - 1);
+    expect(lone.core.takeStreams()).toEqual([]);
+    // Alone with one failed member: probability failed/alive = 1, so it always tries.
+    serf.handleTimeout(1000 + INTERVAL);
+    const [join, ...rest] = lone.core.takeStreams();
+    expect(rest).toEqual([]);
+    expect(join!.to).toEqual({ address: '10.0.0.3', port: 7946 });
+    expect(lone.core.codec.openStream(join!.data).type).toBe(MessageType.PushPull);
+    expect(serf.reconnects).toBe(1);
+    expect(serf.nextDeadline()).toBe(1000 + 2 * INTERVAL);
+    // Still joining: the next tick does not start another.
+    serf.handleTimeout(1000 + 2 * INTERVAL);
+    expect(lone.core.takeStreams()).toEqual([]);
+    lone.core.streamResult(join!.id, new Error('connection refused'), 1000 + 2 * INTERVAL);
+    serf.handleTimeout(1000 + 3 * INTERVAL);
+    expect(lone.core.takeStreams()).toHaveLength(1);
+    expect(serf.reconnects).toBe(2);
+  });
+
+  it('a member that joins again or is seen to leave is no longer retried', () => {
+    const { lone, serf } = setup();
+    serf.translate([failed('b'), failed('c')], 0);
+    serf.translate([{ type: 'member-join', member: member('b') }], 10);
+    serf.notifyMsg(encodeSerfLeave({ ltime: 3, node: 'c', prune: false }), 20);
+    expect(serf.nextDeadline()).toBeUndefined();
+    serf.handleTimeout(INTERVAL);
+    expect(lone.core.takeStreams()).toEqual([]);
+    expect(serf.reconnects).toBe(0);
+  });
+
+  it('serf.go reap: a failed member is forgotten after reconnectTimeout', () => {
+    const { lone, serf } = setup({ reconnectInterval: 1000, reconnectTimeout: 5000 });
+    serf.translate([failed('b')], 0); // b is at 10.0.0.3
+    const c = { ...member('c'), address: '10.0.0.4' };
+    serf.translate([{ type: 'member-failed', member: c }], 3000);
+    const ticks: number[] = [];
+    const tried = new Map<string, number[]>();
+    for (let t = serf.nextDeadline(); t !== undefined; t = serf.nextDeadline()) {
+      ticks.push(t);
+      serf.handleTimeout(t);
+      for (const s of lone.core.takeStreams()) {
+        tried.set(s.to.address, [...(tried.get(s.to.address) ?? []), t]);
+        lone.core.streamResult(s.id, new Error('refused'), t);
+      }
+      if (ticks.length > 20) break;
+    }
+    // Ticks every second from the first failure until the last member is reaped.
+    expect(ticks).toEqual([1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000]);
+    // b (failed at 0) is retried up to 5000, c (failed at 3000) up to 8000.
+    expect(Math.max(...tried.get('10.0.0.3')!)).toBeLessThanOrEqual(5000);
+    expect(Math.max(...tried.get('10.0.0.4')!)).toBeGreaterThan(5000);
+    expect(Math.max(...tried.get('10.0.0.4')!)).toBeLessThanOrEqual(8000);
+    expect(serf.reconnects).toBe(8); // failed/alive ≥ 1: every tick up to 8000 tried
+  });
+
+  it('with many members alive, each tries with probability failed/alive', () => {
+    const { lone, serf } = setup();
+    for (let i = 0; i < 9; i++) lone.inject(aliveMsg(`m${i}`, 10 + i));
+    expect(lone.core.size).toBe(10);
+    serf.translate([failed('b')], 0);
+    for (let i = 1; i <= 200; i++) {
+      serf.handleTimeout(i * INTERVAL);
+      for (const s of lone.core.takeStreams()) lone.core.streamResult(s.id, new Error('no'), 0);
+    }
+    // About 200 × 1/10 = 20 attempts.
+    expect(serf.reconnects).toBeGreaterThan(5);
+    expect(serf.reconnects).toBeLessThan(40);
+  });
+
+  it('does not reconnect without randomness, when turned off, or after leaving', () => {
+    for (const serf of [
+      new SerfLayer(),
+      new SerfLayer({ reconnectInterval: 0 }, { random: seededRandom(1) }),
+    ]) {
+      serf.attach(new Lone().core);
+      serf.translate([failed('b')], 0);
+      expect(serf.nextDeadline()).toBeUndefined();
+    }
+    const { lone, serf } = setup();
+    serf.translate([failed('b')], 0);
+    lone.core.leave(0, () => undefined);
+    serf.handleTimeout(INTERVAL);
+    expect(lone.core.takeStreams()).toEqual([]);
   });
 });

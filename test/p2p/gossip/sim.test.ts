@@ -2,18 +2,26 @@
  * SWIM on the simulated network (GossipSimCluster): clusters forming by joins, dissemination
  * of membership news in about log N gossip rounds, failure detection within the Lifeguard
  * suspicion bounds, no false positives under 5% loss, a slow member (Lifeguard's case), and
- * a partition that heals. memberlist's LAN timings throughout; deterministic seeds.
+ * a partition that heals, and one that outlasts failure detection and reaping, which only
+ * Serf's reconnect (serf.go handleReconnect) merges again. memberlist's LAN timings
+ * throughout; deterministic seeds.
  */
 import { describe, expect, it } from 'vitest';
 import { suspicionTimeout } from '../../../src/p2p/gossip/core.js';
+import { SERF_RECONNECT_INTERVAL_MS } from '../../../src/p2p/gossip/serf.js';
 import { GossipSimCluster } from '../../../src/p2p/gossip/sim.js';
-import type { SimGossipMember } from '../../../src/p2p/gossip/sim.js';
+import type { GossipSimClusterOptions, SimGossipMember } from '../../../src/p2p/gossip/sim.js';
 import { constantLatency } from '../../../src/p2p/sim/latency.js';
 import { SimNetwork } from '../../../src/p2p/sim/network.js';
 
-function formCluster(n: number, seed: number, loss = 0): GossipSimCluster {
+function formCluster(
+  n: number,
+  seed: number,
+  loss = 0,
+  options: GossipSimClusterOptions = {},
+): GossipSimCluster {
   const net = new SimNetwork({ seed, latency: constantLatency(10), loss });
-  const c = new GossipSimCluster(net);
+  const c = new GossipSimCluster(net, options);
   for (let i = 0; i < n; i++) {
     const m = c.add(`n${i}`);
     if (i > 0) c.join(m, c.members[Math.floor(net.rng.next() * i)]!);
@@ -139,5 +147,48 @@ describe('SWIM on the simulated network', () => {
     const healed = c.runUntil(() => c.converged(), 120_000, 500);
     expect(healed).toBeDefined();
     expect(seenBy(c, from, 'member-join', 'n30').has('n0')).toBe(true);
+  });
+
+  describe('a partition that outlasts failure detection (serf.go handleReconnect)', () => {
+    // Both sides declare the other failed, and memberlist reaps dead members after
+    // gossipToTheDeadTime (30 s): nobody gossips or push-pulls across any more. Serf
+    // remembers failed members for ReconnectTimeout (24 h) and every ReconnectInterval
+    // (30 s) joins a random one with probability failed/alive, which merges the halves.
+    const partitionAndHeal = (serf: boolean): GossipSimCluster => {
+      const c = formCluster(20, 7, 0, { serf });
+      const a = c.members.slice(0, 10);
+      const b = c.members.slice(10);
+      c.partition(a);
+      const reaped = (): boolean =>
+        a.every((x) => b.every((y) => x.core.member(y.name) === undefined)) &&
+        b.every((y) => a.every((x) => y.core.member(x.name) === undefined));
+      // Failure detection (Lifeguard: at most 6 × 4 × log10(20) s) plus reaping (30 s and
+      // the probe round that reaps): well within three virtual minutes.
+      expect(c.runUntil(reaped, 180_000, 1000), 'both sides reap the other').toBeDefined();
+      c.net.runFor(30_000); // and the partition lasts on
+      c.heal();
+      return c;
+    };
+
+    it('with Serf reconnect the cluster merges again within two reconnect intervals', () => {
+      const c = partitionAndHeal(true);
+      const t = c.runUntil(() => c.converged(), 2 * SERF_RECONNECT_INTERVAL_MS, 500);
+      expect(t, 'converged after the heal').toBeDefined();
+      // The halves met through reconnect joins, and saw each other join again.
+      expect(c.members.reduce((n, m) => n + m.serf!.reconnects, 0)).toBeGreaterThan(0);
+      expect(
+        c.serfEvents.some(
+          (e) => e.node === 'n0' && e.event.event === 'member-join' && e.event.name === 'n15',
+        ),
+      ).toBe(true);
+      // Once merged, nothing is failed any more: the reconnect timer stops.
+      expect(c.members.every((m) => m.serf!.nextDeadline() === undefined)).toBe(true);
+    });
+
+    it('without it (memberlist alone) the halves never meet again', () => {
+      const c = partitionAndHeal(false);
+      expect(c.runUntil(() => c.converged(), 4 * SERF_RECONNECT_INTERVAL_MS, 1000)).toBeUndefined();
+      expect(c.aliveSeenBy(c.members[0]!)).toBe(10);
+    });
   });
 });

@@ -175,6 +175,16 @@ export interface StreamMessage {
 
 const MAX_NESTING = 4;
 
+/**
+ * Our own bounds on unfolding (nesting depth, message count): a packet that hits one is
+ * hostile and dropped whole, unlike a merely malformed part of a compound.
+ */
+class UnfoldLimitError extends GossipError {
+  constructor(message: string) {
+    super(GossipErrorCodes.TOO_LARGE, message);
+  }
+}
+
 /** Packet and stream framing with one set of options. */
 export class WireCodec {
   readonly label: Uint8Array;
@@ -241,9 +251,14 @@ export class WireCodec {
 
   /**
    * Opens a datagram into its messages (each still starting with its type byte), with
-   * compound and compressed messages unfolded.
+   * compound and compressed messages unfolded. Throws when the datagram as a whole is bad
+   * (label, decryption, CRC, a malformed outer message, or our nesting and message-count
+   * limits). A bad part of a compound (empty, undecompressable, a malformed nested
+   * compound) or parts cut off by the end of the packet are dropped alone and reported
+   * to `onBadPart`; the other parts are still returned, as memberlist's `handleCompound`
+   * (net.go) handles each part on its own.
    */
-  openPacket(datagram: Uint8Array): Uint8Array[] {
+  openPacket(datagram: Uint8Array, onBadPart?: (err: Error) => void): Uint8Array[] {
     const { label, rest } = removeLabelHeader(datagram);
     if (!equalBytes(label, this.label)) {
       throw new GossipError(
@@ -268,25 +283,43 @@ export class WireCodec {
       buf = body;
     }
     const out: Uint8Array[] = [];
-    this.#unfold(buf, 0, out);
+    this.#unfold(buf, 0, out, onBadPart);
     return out;
   }
 
-  #unfold(msg: Uint8Array, depth: number, out: Uint8Array[]): void {
+  #unfold(
+    msg: Uint8Array,
+    depth: number,
+    out: Uint8Array[],
+    onBadPart: ((err: Error) => void) | undefined,
+  ): void {
     if (msg.length < 1) throw malformed('missing message type byte');
-    if (depth > MAX_NESTING) {
-      throw new GossipError(GossipErrorCodes.TOO_LARGE, 'compound/compress nesting too deep');
-    }
+    if (depth > MAX_NESTING) throw new UnfoldLimitError('compound/compress nesting too deep');
     const type = msg[0]!;
     if (type === MessageType.Compound) {
-      for (const part of decodeCompound(msg.subarray(1)).parts) {
-        this.#unfold(part, depth + 1, out);
+      const { parts, truncated } = decodeCompound(msg.subarray(1));
+      // net.go handleCompound: each part is handled (and may fail) on its own.
+      for (const part of parts) {
+        try {
+          this.#unfold(part, depth + 1, out, onBadPart);
+        } catch (err) {
+          if (err instanceof UnfoldLimitError) throw err;
+          onBadPart?.(err as Error);
+        }
+      }
+      if (truncated > 0) {
+        onBadPart?.(malformed(`compound message with ${truncated} truncated parts`));
       }
     } else if (type === MessageType.Compress) {
-      this.#unfold(decompressPayload(msg.subarray(1), this.maxPacketBytes), depth + 1, out);
+      this.#unfold(
+        decompressPayload(msg.subarray(1), this.maxPacketBytes),
+        depth + 1,
+        out,
+        onBadPart,
+      );
     } else {
       if (out.length >= this.#maxMessages) {
-        throw new GossipError(GossipErrorCodes.TOO_LARGE, 'packet unfolds into too many messages');
+        throw new UnfoldLimitError('packet unfolds into too many messages');
       }
       out.push(msg);
     }

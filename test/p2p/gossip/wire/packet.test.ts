@@ -175,7 +175,32 @@ describe('compound messages (util.go makeCompoundMessage, decodeCompoundMessage)
   it('openPacket unfolds a compound, keeping the parts before a truncation', () => {
     const c = encodeCompound([ping, nack, alive]);
     expect(codec().openPacket(c)).toEqual([ping, nack, alive]);
-    expect(codec().openPacket(c.subarray(0, c.length - 1))).toEqual([ping, nack]);
+    const bad: Error[] = [];
+    expect(codec().openPacket(c.subarray(0, c.length - 1), (e) => bad.push(e))).toEqual([
+      ping,
+      nack,
+    ]);
+    expect(bad).toEqual([code(GossipErrorCodes.MALFORMED)]); // the truncation is reported
+  });
+
+  it('net.go handleCompound: a bad part is dropped alone, the other parts are kept', () => {
+    // memberlist hands each part to handleCommand, which logs and skips a bad one; the
+    // other parts of the packet are still handled.
+    const empty = new Uint8Array(0); // "missing message type byte"
+    const badCompress = Uint8Array.of(MessageType.Compress, 0xc1); // not a compress struct
+    const badCompound = Uint8Array.of(MessageType.Compound, 5); // no length table
+    const packet = encodeCompound([ping, empty, badCompress, nack, badCompound, alive]);
+    const bad: Error[] = [];
+    expect(codec().openPacket(packet, (e) => bad.push(e))).toEqual([ping, nack, alive]);
+    expect(bad).toHaveLength(3);
+    for (const e of bad) expect(e).toBeInstanceOf(GhostnetError);
+    // The same inside a nested compound, and without a listener.
+    expect(codec().openPacket(encodeCompound([encodeCompound([empty, ping]), nack]))).toEqual([
+      ping,
+      nack,
+    ]);
+    // A bad message that is the whole packet still refuses the packet.
+    expect(thrown(() => codec().openPacket(badCompound))).toEqual(code(GossipErrorCodes.MALFORMED));
   });
 });
 
