@@ -64,7 +64,7 @@ function holdConnections(port) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function idleMemory(name) {
+export async function idleMemory(name) {
   const server = await SERVERS[name](false);
   let holder;
   try {

@@ -17,8 +17,13 @@ export interface TrackableConnection {
   close(): void;
   /** Immediate teardown. */
   destroy(err?: Error): void;
-  /** The connection is gone; the tracker forgets it. */
-  once(event: 'close', listener: () => void): unknown;
+  /**
+   * The connection is gone; the tracker forgets it. The listener is shared by every
+   * connection and finds which one closed through `this`, as EventEmitter calls it.
+   */
+  on(event: 'close', listener: (this: never) => void): unknown;
+  /** Removes that listener again (`untrack`); optional. */
+  off?(event: 'close', listener: (this: never) => void): unknown;
 }
 
 /** The subset of a listening server that `serverDrainable` drives. */
@@ -35,6 +40,14 @@ export class ConnectionTracker<C extends TrackableConnection = TrackableConnecti
   #destroyed = false;
   #drained: Promise<void> | undefined;
   #resolveDrained: (() => void) | undefined;
+  readonly #onClose: (this: never) => void;
+
+  constructor() {
+    const forget = (conn: C): void => this.#forget(conn);
+    this.#onClose = function (this: C): void {
+      forget(this);
+    } as (this: never) => void;
+  }
 
   /** Live tracked connections. */
   get size(): number {
@@ -66,7 +79,9 @@ export class ConnectionTracker<C extends TrackableConnection = TrackableConnecti
       return;
     }
     this.#inFlight.set(conn, 0);
-    conn.once('close', () => this.#forget(conn));
+    // One listener for every connection (a once() wrapper and closure per connection
+    // would stay on every idle one); closing twice is harmless (#forget is idempotent).
+    conn.on('close', this.#onClose);
     if (this.#draining) conn.close();
   }
 
@@ -133,6 +148,8 @@ export class ConnectionTracker<C extends TrackableConnection = TrackableConnecti
    * Upgrade handed it to a WebSocket server, which drains it itself).
    */
   untrack(conn: C): void {
+    if (!this.#inFlight.has(conn)) return;
+    conn.off?.('close', this.#onClose);
     this.#forget(conn);
   }
 

@@ -92,6 +92,23 @@ export function toSocketAddress(
   return { address, port, family: v6 ? 'IPv6' : 'IPv4' };
 }
 
+/** The node socket's slot pointing back to its SocketConnection (see SOCKET_LISTENERS). */
+const OWNER = Symbol('ghostnet.socketConnection');
+type OwnedSocket = Socket & { [OWNER]: SocketConnection };
+
+/**
+ * The socket listeners, shared by every connection: node calls them with the socket as
+ * `this`, and its OWNER slot leads to the connection. Four closures per connection (and
+ * their context) would cost ~330 bytes on every idle one. Set in SocketConnection's static
+ * block, which can reach its private handlers.
+ */
+let SOCKET_LISTENERS: {
+  readonly data: (this: Socket, chunk: Buffer) => void;
+  readonly end: (this: Socket) => void;
+  readonly error: (this: Socket, err: Error) => void;
+  readonly close: (this: Socket, hadError: boolean) => void;
+};
+
 function isTlsSocket(socket: Socket): socket is TLSSocket {
   return (socket as Partial<TLSSocket>).encrypted === true;
 }
@@ -125,6 +142,17 @@ export class SocketConnection
   #destroyed = false;
   #closed = false;
   #idleTimeoutMs = 0;
+  /**
+   * The idle timeout is our own, not node's `socket.setTimeout`: that one refreshes a timer
+   * on every read and write and keeps its Timeout (and a bound function) on the socket for
+   * good once set, even at 0. Ours counts activity (`#activity`, bumped per read and write)
+   * and checks it every quarter of the timeout; five quiet checks in a row — silence for at
+   * least the timeout and at most 1.25 times it — fire it. At 0 nothing is kept.
+   */
+  #idleTimer: NodeJS.Timeout | undefined;
+  #activity = 0;
+  #seenActivity = 0;
+  #quietChecks = 0;
   #graceTimer: NodeJS.Timeout | undefined;
   #lastError: Error | undefined;
 
@@ -170,12 +198,17 @@ export class SocketConnection
       this.#authorizationError = undefined;
     }
 
-    socket.on('data', this.#onData);
-    socket.on('end', this.#onEnd);
+    // One wrapper per socket: the shared listeners find it through this slot.
+    if ((socket as Partial<OwnedSocket>)[OWNER] !== undefined) {
+      throw new InvalidOptionError('this socket is already wrapped by a SocketConnection');
+    }
+    (socket as OwnedSocket)[OWNER] = this;
+    const on = SOCKET_LISTENERS;
+    socket.on('data', on.data);
+    socket.on('end', on.end);
     socket.on('drain', this.#onFlushed);
-    socket.on('timeout', this.#onTimeout);
-    socket.on('error', this.#onError);
-    socket.on('close', this.#onClose);
+    socket.on('error', on.error);
+    socket.on('close', on.close);
 
     this.#observer.connectionOpened(this.kind);
     if (options.idleTimeoutMs !== undefined && options.idleTimeoutMs > 0) {
@@ -186,7 +219,7 @@ export class SocketConnection
       this.#destroyed = true;
       this.#ended = true;
       // Its 'close' may already have fired; make sure ours still fires exactly once.
-      if (socket.closed) process.nextTick(() => this.#onClose(false));
+      if (socket.closed) process.nextTick(() => this.#handleClose(false));
     }
   }
 
@@ -239,6 +272,7 @@ export class SocketConnection
   write(chunk: Uint8Array): boolean {
     if (!this.#checkWritable()) return false;
     this.#bytesWritten += chunk.byteLength;
+    this.#activity++;
     this.#observer.bytesSent(this.kind, chunk.byteLength);
     this.#socket.write(chunk, this.#onFlushed);
     return this.#afterWrite();
@@ -260,6 +294,7 @@ export class SocketConnection
       this.#socket.uncork();
     }
     this.#bytesWritten += total;
+    this.#activity++;
     this.#observer.bytesSent(this.kind, total);
     return this.#afterWrite();
   }
@@ -302,7 +337,34 @@ export class SocketConnection
   setIdleTimeout(ms: number): void {
     checkMs('idleTimeoutMs', ms);
     this.#idleTimeoutMs = ms;
-    if (!this.#destroyed) this.#socket.setTimeout(ms);
+    this.#stopIdleTimer();
+    if (ms === 0 || this.#destroyed) return;
+    this.#seenActivity = this.#activity;
+    this.#quietChecks = 0;
+    this.#onIdleCheck ??= () => this.#checkIdle();
+    this.#idleTimer = setInterval(this.#onIdleCheck, Math.max(1, Math.ceil(ms / 4)));
+    this.#idleTimer.unref();
+  }
+
+  #stopIdleTimer(): void {
+    if (this.#idleTimer === undefined) return;
+    clearInterval(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+
+  /** The idle timer's callback, made when a timeout is first set. */
+  #onIdleCheck: (() => void) | undefined;
+
+  /** One check of the idle timer (see `#idleTimer`). */
+  #checkIdle(): void {
+    if (this.#activity !== this.#seenActivity) {
+      this.#seenActivity = this.#activity;
+      this.#quietChecks = 0;
+      return;
+    }
+    if (++this.#quietChecks < 5) return;
+    this.#stopIdleTimer();
+    this.#handleTimeout();
   }
 
   #checkWritable(): boolean {
@@ -327,41 +389,61 @@ export class SocketConnection
     }
   };
 
-  readonly #onData = (chunk: Buffer): void => {
+  static {
+    const owner = (socket: Socket): SocketConnection => (socket as OwnedSocket)[OWNER];
+    SOCKET_LISTENERS = Object.freeze({
+      data(this: Socket, chunk: Buffer): void {
+        owner(this).#handleData(chunk);
+      },
+      end(this: Socket): void {
+        owner(this).#handleEnd();
+      },
+      error(this: Socket, err: Error): void {
+        owner(this).#handleError(err);
+      },
+      close(this: Socket, hadError: boolean): void {
+        owner(this).#handleClose(hadError);
+      },
+    });
+  }
+
+  #handleData(chunk: Buffer): void {
     this.#bytesRead += chunk.byteLength;
+    this.#activity++;
     this.#observer.bytesReceived(this.kind, chunk.byteLength);
     this.emit('data', chunk);
-  };
+  }
 
-  readonly #onEnd = (): void => {
+  #handleEnd(): void {
     this.#remoteEnded = true;
     this.emit('end');
-  };
+  }
 
-  readonly #onTimeout = (): void => {
+  #handleTimeout(): void {
     if (this.#destroyed) return;
     this.emit('timeout');
     this.destroy(new IdleTimeoutError(this.#idleTimeoutMs));
-  };
+  }
 
-  readonly #onError = (err: Error): void => {
+  #handleError(err: Error): void {
     this.#lastError ??= err;
     const code = (err as { code?: unknown }).code;
     this.#observer.error(this.kind, typeof code === 'string' ? code : 'GN_ERR_SOCKET');
     if (this.listenerCount('error') > 0) this.emit('error', err);
-  };
+  }
 
-  readonly #onClose = (hadError: boolean): void => {
+  #handleClose(hadError: boolean): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#destroyed = true;
     this.#ended = true;
     this.#needDrain = false;
+    this.#stopIdleTimer();
     if (this.#graceTimer !== undefined) {
       clearTimeout(this.#graceTimer);
       this.#graceTimer = undefined;
     }
     this.#observer.connectionClosed(this.kind, (performance.now() - this.#openedAt) / 1000);
     this.emit('close', hadError || this.#lastError !== undefined);
-  };
+  }
 }

@@ -177,15 +177,26 @@ export abstract class NetStreamServer
   #address: SocketAddress = { address: '', port: 0, family: 'IPv4' };
   #destroying: Promise<void> | undefined;
   #bound = false;
+  readonly #onConnectionClose: (this: StreamConnection) => void;
 
   protected constructor(server: Server, settings: ServerConnectionSettings) {
     super();
     this.#server = server;
     this.#settings = settings;
     this.#closed = new Promise((resolve) => server.once('close', resolve));
+    // Listeners shared by every connection (`this` is the emitter): a closure per
+    // connection would stay on every idle one.
+    const sockets = this.#sockets;
+    const onSocketClose = function (this: Socket): void {
+      sockets.delete(this);
+    };
+    const connections = this.#connections;
+    this.#onConnectionClose = function (this: StreamConnection): void {
+      connections.delete(this);
+    };
     server.on('connection', (socket: Socket) => {
-      this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
+      sockets.add(socket);
+      socket.on('close', onSocketClose);
       if (this.#destroying !== undefined) socket.destroy();
     });
     server.on('drop', () => settings.observer.error(settings.kind, 'GN_ERR_MAX_CONNECTIONS'));
@@ -268,7 +279,7 @@ export abstract class NetStreamServer
     }
     if (conn.closed) return;
     this.#connections.add(conn);
-    conn.on('close', () => this.#connections.delete(conn));
+    conn.on('close', this.#onConnectionClose);
     this.emit('connection', conn);
   }
 

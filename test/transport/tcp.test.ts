@@ -254,6 +254,44 @@ describe('tcp transport', () => {
     }
   });
 
+  it('activity postpones the idle timeout; silence of at least the timeout fires it', async () => {
+    const server = await serve({ idleTimeoutMs: 120 });
+    const accepted = nextConnection(server);
+    const client = await dial(server);
+    const conn = await accepted;
+    let lastActivity = performance.now();
+    conn.on('data', () => (lastActivity = performance.now()));
+    // 400 ms of traffic every 40 ms: far past the timeout, and it must not fire.
+    for (let i = 0; i < 10; i++) {
+      client.write(Buffer.from('x'));
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    expect(conn.closed).toBe(false);
+    const [hadError] = await once(conn, 'close');
+    const silence = performance.now() - lastActivity;
+    expect(hadError).toBe(true);
+    expect((conn as { lastError?: Error }).lastError).toMatchObject({
+      code: 'GN_ERR_IDLE_TIMEOUT',
+    });
+    // Never before the timeout (a quarter-timeout check granularity may add up to 25 %).
+    expect(silence).toBeGreaterThanOrEqual(120);
+    client.destroy();
+  });
+
+  it('setIdleTimeout(0) turns the idle timeout off', async () => {
+    const server = await serve({ idleTimeoutMs: 60 });
+    const accepted = nextConnection(server);
+    const client = await dial(server);
+    const conn = await accepted;
+    conn.setIdleTimeout(0);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(conn.closed).toBe(false);
+    const closed = once(conn, 'close');
+    conn.destroy();
+    await closed;
+    client.destroy();
+  });
+
   it('setIdleTimeout on a client connection', async () => {
     const server = await serve();
     const client = await dial(server);

@@ -426,15 +426,14 @@ export class WebSocketConnection {
 
   /** The earliest deadline at which `handleTimeout` must be called, if any. */
   nextTimeout(): number | undefined {
-    let t: number | undefined;
-    for (const d of [
-      this.#pingDue,
-      this.#pongDeadline,
-      this.#closeDeadline,
-      this.#transportDeadline,
-    ]) {
-      if (d !== undefined && (t === undefined || d < t)) t = d;
-    }
+    // Four comparisons, no array: the binding asks after every message.
+    let t = this.#pingDue;
+    const pong = this.#pongDeadline;
+    if (pong !== undefined && (t === undefined || pong < t)) t = pong;
+    const close = this.#closeDeadline;
+    if (close !== undefined && (t === undefined || close < t)) t = close;
+    const transport = this.#transportDeadline;
+    if (transport !== undefined && (t === undefined || transport < t)) t = transport;
     return t;
   }
 

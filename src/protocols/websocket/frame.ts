@@ -28,7 +28,7 @@
  * and no object per frame on the way to the sink.
  */
 import { WebSocketError } from './errors.js';
-import { applyMask } from './mask.js';
+import { applyMask, applyMaskBytes } from './mask.js';
 
 /** RSV bits as they sit in the first header byte. */
 export const RSV1 = 0x40;
@@ -72,7 +72,11 @@ export class FrameParser {
   /** Bytes of a header split across inputs (allocated the first time one is). */
   #head: Uint8Array | undefined;
   #headLen = 0;
-  readonly #mask = new Uint8Array(4);
+  /** The masking key's octets (numbers, not a 4-byte array: see applyMaskBytes). */
+  #m0 = 0;
+  #m1 = 0;
+  #m2 = 0;
+  #m3 = 0;
   #masked = false;
   /** Payload bytes of the current frame still to come, and already delivered. */
   #remaining = 0;
@@ -132,7 +136,9 @@ export class FrameParser {
         }
         const take = Math.min(this.#remaining, end - pos);
         const chunk = bytes.subarray(pos, pos + take);
-        if (this.#masked) applyMask(chunk, this.#mask, this.#done);
+        if (this.#masked) {
+          applyMaskBytes(chunk, this.#m0, this.#m1, this.#m2, this.#m3, this.#done);
+        }
         pos += take;
         this.#remaining -= take;
         this.#done += take;
@@ -167,11 +173,10 @@ export class FrameParser {
       if (length < 0x10000) return this.#fail('NON_MINIMAL_LENGTH', '64-bit length below 65536');
     }
     if (masked) {
-      const m = this.#mask;
-      m[0] = buf[p]!;
-      m[1] = buf[p + 1]!;
-      m[2] = buf[p + 2]!;
-      m[3] = buf[p + 3]!;
+      this.#m0 = buf[p]!;
+      this.#m1 = buf[p + 1]!;
+      this.#m2 = buf[p + 2]!;
+      this.#m3 = buf[p + 3]!;
     }
     this.#masked = masked;
     this.#remaining = length;

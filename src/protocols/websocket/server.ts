@@ -47,6 +47,14 @@ export interface WebSocketServerOptions extends Omit<WebSocketSocketOptions, 'li
    * @default 10000
    */
   handshakeTimeoutMs?: number;
+  /**
+   * The transport's idle timeout once a connection is a WebSocket (ms without a byte in
+   * either direction; 0 turns it off). The HTTP server's backstop idle timeout does not
+   * carry over: a WebSocket may rightly sit quiet for hours, as with ws and browsers. To
+   * find dead peers, set `pingIntervalMs` (a heartbeat, with `pongTimeoutMs`) or this.
+   * @default 0
+   */
+  idleTimeoutMs?: number;
   /** Which upgrade requests this server takes (e.g. a path check); others get 404. */
   shouldHandle?: (req: HttpRequest) => boolean;
   /** @default noopObserver */
@@ -137,6 +145,12 @@ function makeUpgrade(
 ): { upgrade: UpgradeHook; connect: ConnectHook } {
   checkPositive('maxConnections', options.maxConnections);
   checkPositive('handshakeTimeoutMs', options.handshakeTimeoutMs);
+  const idleTimeoutMs = options.idleTimeoutMs ?? 0;
+  if (!Number.isInteger(idleTimeoutMs) || idleTimeoutMs < 0 || idleTimeoutMs > 2_147_483_647) {
+    throw new InvalidOptionError(
+      `idleTimeoutMs must be an integer in [0, 2147483647], got ${String(options.idleTimeoutMs)}`,
+    );
+  }
   const maxConnections = options.maxConnections ?? 10_000;
   const graceMs = options.handshakeTimeoutMs ?? 10_000;
   const pmd = deflateOptions(options.perMessageDeflate);
@@ -159,6 +173,10 @@ function makeUpgrade(
       ? { deflateSweepIntervalMs: options.deflateSweepIntervalMs }
       : {}),
     observer,
+  };
+  // One listener for every connection (a closure per connection stays on each idle one).
+  const onClose = (): void => {
+    state.open--;
   };
   /** Validates, then answers through `reply`; returns the socket or undefined. */
   const handshake = (
@@ -212,6 +230,8 @@ function makeUpgrade(
       result.deflateParams !== undefined && pmd !== false
         ? new PerMessageDeflate('server', result.deflateParams, pmd)
         : undefined;
+    // Also drops the per-connection timer the transport kept for its idle timeout.
+    conn.setIdleTimeout(idleTimeoutMs);
     const ws = new WebSocket({
       ...socketOptions,
       role: 'server',
@@ -231,7 +251,7 @@ function makeUpgrade(
     }
     state.open++;
     // An event listener rather than `closed.then`: no promise per connection.
-    ws.on('close', () => state.open--);
+    ws.on('close', onClose);
     onConnection(ws, req);
   };
   return {
@@ -277,11 +297,16 @@ export class WebSocketServer {
     options: WebSocketServerOptions,
     onConnection: (ws: WebSocket, req: HttpRequest) => void,
   ) {
+    // Shared by every client: EventEmitter calls it with the closing WebSocket as `this`.
+    const clients = this.#clients;
+    const forget = function (this: WebSocket): void {
+      clients.delete(this);
+    };
     const hooks = makeUpgrade(
       options,
       (ws, req) => {
-        this.#clients.add(ws);
-        ws.on('close', () => this.#clients.delete(ws));
+        clients.add(ws);
+        ws.on('close', forget);
         onConnection(ws, req);
       },
       options.shouldHandle,

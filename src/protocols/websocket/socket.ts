@@ -143,6 +143,26 @@ function defaultNow(): number {
  */
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/** The iterator queue before anyone iterates (shared; never pushed to). */
+const NO_MESSAGES: WebSocketMessage[] = Object.freeze([]) as unknown as WebSocketMessage[];
+
+/** The transport's slot pointing back to the WebSocket that owns it (see CONN_LISTENERS). */
+const OWNER = Symbol('ghostnet.webSocket');
+type OwnedConnection = StreamConnection & { [OWNER]?: WebSocket };
+
+/**
+ * The transport listeners, shared by every WebSocket: EventEmitter calls them with the
+ * transport as `this`, and its OWNER slot leads to the WebSocket (five closures and their
+ * context per connection would stay on every idle one). Set in WebSocket's static block.
+ */
+let CONN_LISTENERS: {
+  readonly data: (this: StreamConnection, chunk: Uint8Array) => void;
+  readonly drain: (this: StreamConnection) => void;
+  readonly end: (this: StreamConnection) => void;
+  readonly error: (this: StreamConnection, err: Error) => void;
+  readonly close: (this: StreamConnection) => void;
+};
+
 /**
  * A WebSocket (RFC 6455) over a stream transport, for either role. `send` queues a
  * message and returns false above the high-water mark. Messages arrive in order as
@@ -159,7 +179,6 @@ export class WebSocket
   readonly protocol: string;
   readonly extensions: string;
   readonly url: string | undefined;
-  readonly closed: Promise<WebSocketCloseInfo>;
 
   readonly #core: WebSocketConnection;
   readonly #conn: StreamConnection;
@@ -172,12 +191,17 @@ export class WebSocket
   readonly #maxQueuedMessages: number;
   readonly #maxQueuedBytes: number;
   readonly #openedAt: number;
-  #resolveClosed!: (info: WebSocketCloseInfo) => void;
+  /** `closed`, made on first use (most servers never ask), and how it ended. */
+  #closed: Promise<WebSocketCloseInfo> | undefined;
+  #resolveClosed: ((info: WebSocketCloseInfo) => void) | undefined;
+  #closeInfo: WebSocketCloseInfo | undefined;
 
   #readyState: WebSocketReadyState = 'open';
   #droppedAfterClose = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt: number | undefined;
+  /** The timer callback, made the first time a deadline is scheduled. */
+  #onTimer: (() => void) | undefined;
   #sweep: ReturnType<typeof setInterval> | undefined;
 
   // Incoming: events after a pending inflate wait for it (messages stay in order).
@@ -189,7 +213,7 @@ export class WebSocket
   #outTail: Promise<void> = RESOLVED;
 
   #needDrain = false;
-  #drainWaiters: (() => void)[] = [];
+  #drainWaiters: (() => void)[] | undefined;
   #transportEnding = false;
   #transportClosed = false;
   #coreClosed: WebSocketCloseInfo | undefined;
@@ -202,7 +226,7 @@ export class WebSocket
 
   // The async iterator's bounded queue.
   #iterating = false;
-  #queue: WebSocketMessage[] = [];
+  #queue: WebSocketMessage[] = NO_MESSAGES;
   #queueBytes = 0;
   #waiter: ((r: IteratorResult<WebSocketMessage>) => void) | undefined;
 
@@ -220,7 +244,6 @@ export class WebSocket
     this.#closeTimeoutMs = init.closeTimeoutMs ?? 30_000;
     this.#maxQueuedMessages = init.maxQueuedMessages ?? 16;
     this.#maxQueuedBytes = init.maxQueuedBytes ?? 4 * 1024 * 1024;
-    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#core = new WebSocketConnection(
       {
         role: init.role,
@@ -246,12 +269,17 @@ export class WebSocket
       this.#sweep = setInterval(() => this.#deflate?.sweepIdle(), every);
       this.#sweep.unref();
     }
-    const conn = this.#conn;
-    conn.on('data', this.#onData);
-    conn.on('drain', this.#onDrain);
-    conn.on('end', this.#onEnd);
-    conn.on('error', this.#onError);
-    conn.on('close', this.#onClose);
+    const conn = this.#conn as OwnedConnection;
+    if (conn[OWNER] !== undefined) {
+      throw new WebSocketError('INVALID_ARGUMENT', 'this transport already carries a WebSocket');
+    }
+    conn[OWNER] = this;
+    const on = CONN_LISTENERS;
+    conn.on('data', on.data);
+    conn.on('drain', on.drain);
+    conn.on('end', on.end);
+    conn.on('error', on.error);
+    conn.on('close', on.close);
     this.#schedule();
     // The first frames (and anything the transport delivers) are processed after the
     // caller had a chance to attach listeners.
@@ -260,9 +288,21 @@ export class WebSocket
     setImmediate(() => {
       this.#setPaused('queue', false);
       if (this.#readyState === 'open') this.emit('open');
-      if (head.length > 0 && !this.#transportClosed) this.#onData(head);
-      if (conn.closed && !this.#transportClosed) this.#onClose();
+      if (head.length > 0 && !this.#transportClosed) this.#handleData(head);
+      if (conn.closed && !this.#transportClosed) this.#handleClose();
     });
+  }
+
+  /** Resolves once, after the transport closed, with how the WebSocket ended. */
+  get closed(): Promise<WebSocketCloseInfo> {
+    if (this.#closed === undefined) {
+      const info = this.#closeInfo;
+      this.#closed =
+        info !== undefined
+          ? Promise.resolve(info)
+          : new Promise((resolve) => (this.#resolveClosed = resolve));
+    }
+    return this.#closed;
   }
 
   get readyState(): WebSocketReadyState {
@@ -402,7 +442,7 @@ export class WebSocket
   drained(): Promise<void> {
     if (this.bufferedAmount < this.#highWaterMark || this.#finished) return Promise.resolve();
     this.#needDrain = true;
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
   }
 
   /**
@@ -415,16 +455,18 @@ export class WebSocket
       throw new WebSocketError('INVALID_ARGUMENT', 'a WebSocket has one iterator at a time');
     }
     this.#iterating = true;
+    this.#queue = [];
     const stop = (): IteratorResult<WebSocketMessage> => {
       this.#iterating = false;
-      this.#queue = [];
+      this.#queue = NO_MESSAGES;
       this.#queueBytes = 0;
       this.#setPaused('queue', false);
       return { done: true, value: undefined };
     };
     return {
       next: (): Promise<IteratorResult<WebSocketMessage>> => {
-        const msg = this.#queue.shift();
+        // (shift() would throw on the frozen NO_MESSAGES once iteration stopped)
+        const msg = this.#queue.length > 0 ? this.#queue.shift() : undefined;
         if (msg !== undefined) {
           this.#queueBytes -= msg.data.length;
           if (
@@ -450,7 +492,28 @@ export class WebSocket
 
   // ── transport events ────────────────────────────────────────────────────────────────
 
-  #onData = (chunk: Uint8Array): void => {
+  static {
+    const owner = (conn: StreamConnection): WebSocket => (conn as OwnedConnection)[OWNER]!;
+    CONN_LISTENERS = Object.freeze({
+      data(this: StreamConnection, chunk: Uint8Array): void {
+        owner(this).#handleData(chunk);
+      },
+      drain(this: StreamConnection): void {
+        owner(this).#maybeDrain();
+      },
+      end(this: StreamConnection): void {
+        owner(this).#handleEnd();
+      },
+      error(this: StreamConnection, err: Error): void {
+        owner(this).#handleError(err);
+      },
+      close(this: StreamConnection): void {
+        owner(this).#handleClose();
+      },
+    });
+  }
+
+  #handleData(chunk: Uint8Array): void {
     this.#observer.bytesReceived(PROTO, chunk.length);
     const events = this.#core.receive(chunk, this.#now());
     // The close outcome must be known before #flush decides how to end the transport: a
@@ -463,38 +526,34 @@ export class WebSocket
     }
     this.#flush();
     this.#handleEvents(events);
-  };
+  }
 
-  #onDrain = (): void => {
-    this.#maybeDrain();
-  };
-
-  #onEnd = (): void => {
+  #handleEnd(): void {
     // The peer finished sending: finish our side too (the core output is already written).
     if (this.#conn.writable) this.#conn.end();
-  };
+  }
 
-  #onError = (err: Error): void => {
+  #handleError(err: Error): void {
     this.#observer.error(PROTO, (err as { code?: string }).code ?? 'GN_ERR_TRANSPORT');
     this.#emitError(err);
-  };
+  }
 
-  #onClose = (): void => {
+  #handleClose(): void {
     if (this.#transportClosed) return;
     this.#transportClosed = true;
     this.#clearTimer();
     const events = this.#core.handleTransportClose();
     this.#handleEvents(events);
     this.#ordered(() => this.#finish());
-  };
+  }
 
-  #onTimer = (): void => {
+  #handleTimer(): void {
     this.#timer = undefined;
     this.#timerAt = undefined;
     const events = this.#core.handleTimeout(this.#now());
     this.#flush();
     this.#handleEvents(events);
-  };
+  }
 
   // ── core events ─────────────────────────────────────────────────────────────────────
 
@@ -506,7 +565,9 @@ export class WebSocket
           else {
             const binary = ev.opcode === 'binary';
             const data = binary ? ev.data : toBuffer(ev.data).toString('utf8');
-            this.#ordered(() => this.#deliver(data, binary));
+            // No closure per message unless an inflate is pending (#ordered).
+            if (this.#inflating === 0) this.#deliver(data, binary);
+            else this.#ordered(() => this.#deliver(data, binary));
           }
           break;
         case 'ping':
@@ -650,6 +711,7 @@ export class WebSocket
     this.#clearTimer();
     if (at === undefined) return;
     this.#timerAt = at;
+    this.#onTimer ??= () => this.#handleTimer();
     this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(at - this.#now())));
     this.#timer.unref?.();
   }
@@ -670,8 +732,8 @@ export class WebSocket
     if (!this.#needDrain || this.bufferedAmount >= this.#highWaterMark) return;
     this.#needDrain = false;
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const w of waiters) w();
+    this.#drainWaiters = undefined;
+    if (waiters !== undefined) for (const w of waiters) w();
     if (!this.#finished) this.emit('drain');
   }
 
@@ -699,21 +761,23 @@ export class WebSocket
     };
     this.#observer.connectionClosed(PROTO, (this.#now() - this.#openedAt) / 1000);
     const conn = this.#conn;
-    conn.off('data', this.#onData);
-    conn.off('drain', this.#onDrain);
-    conn.off('end', this.#onEnd);
-    conn.off('close', this.#onClose);
+    const on = CONN_LISTENERS;
+    conn.off('data', on.data);
+    conn.off('drain', on.drain);
+    conn.off('end', on.end);
+    conn.off('close', on.close);
     // Late transport errors after close are ignored.
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const w of waiters) w();
+    this.#drainWaiters = undefined;
+    if (waiters !== undefined) for (const w of waiters) w();
     const w = this.#waiter;
     this.#waiter = undefined;
     if (w !== undefined) {
       this.#iterating = false;
       w({ done: true, value: undefined });
     }
-    this.#resolveClosed(Object.freeze({ ...info }));
+    this.#closeInfo = Object.freeze({ ...info });
+    this.#resolveClosed?.(this.#closeInfo);
     this.emit('close', info.code, info.reason);
   }
 }
