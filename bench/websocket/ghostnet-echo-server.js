@@ -9,8 +9,10 @@ const deflate = process.argv.includes('--deflate');
 // Room for the 10,000 idle connections of the RSS measurement (the default cap is 10,000).
 const MAX_CONNECTIONS = 20_000;
 
+// textAs 'bytes': text messages arrive as their UTF-8 bytes, as ws's server hands them out
+// (Buffers), so both echo handlers send back what they got without decoding it.
 const wss = new WebSocketServer(
-  { perMessageDeflate: deflate, maxConnections: MAX_CONNECTIONS },
+  { perMessageDeflate: deflate, maxConnections: MAX_CONNECTIONS, textAs: 'bytes' },
   (ws) => {
     // The same handler as the ws server's: send() during the close handshake drops the
     // message and returns false instead of throwing.

@@ -19,7 +19,7 @@ import type { PerMessageDeflateOptions } from './deflate.js';
 import { createClientHandshake, HandshakeError, verifyServerHandshake } from './handshake.js';
 import type { HandshakeErrorKind } from './handshake.js';
 import type { WebSocketLimits } from './limits.js';
-import { WebSocket } from './socket.js';
+import { checkTextAs, WebSocket } from './socket.js';
 import type { WebSocketSocketOptions } from './socket.js';
 
 export interface WebSocketClientOptions extends Omit<WebSocketSocketOptions, 'limits'> {
@@ -86,6 +86,7 @@ export async function connectWebSocket(
   url: string | URL,
   options: WebSocketClientOptions = {},
 ): Promise<WebSocket> {
+  checkTextAs(options.textAs);
   const target = new URL(url);
   const pmd =
     options.perMessageDeflate === undefined || options.perMessageDeflate === false
@@ -238,6 +239,7 @@ function socketOptions(o: WebSocketClientOptions): WebSocketSocketOptions {
   if (o.maxQueuedMessages !== undefined) out.maxQueuedMessages = o.maxQueuedMessages;
   if (o.maxQueuedBytes !== undefined) out.maxQueuedBytes = o.maxQueuedBytes;
   if (o.deflateSweepIntervalMs !== undefined) out.deflateSweepIntervalMs = o.deflateSweepIntervalMs;
+  if (o.textAs !== undefined) out.textAs = o.textAs;
   if (o.observer !== undefined) out.observer = o.observer;
   return out;
 }

@@ -21,7 +21,7 @@ import type { PerMessageDeflateOptions } from './deflate.js';
 import { validateUpgradeRequest } from './handshake.js';
 import type { WebSocketLimits } from './limits.js';
 import { resolveWebSocketLimits } from './limits.js';
-import { WebSocket } from './socket.js';
+import { checkTextAs, WebSocket } from './socket.js';
 import type { WebSocketSocketOptions } from './socket.js';
 
 export interface WebSocketServerOptions extends Omit<WebSocketSocketOptions, 'limits'> {
@@ -145,6 +145,7 @@ function makeUpgrade(
 ): { upgrade: UpgradeHook; connect: ConnectHook } {
   checkPositive('maxConnections', options.maxConnections);
   checkPositive('handshakeTimeoutMs', options.handshakeTimeoutMs);
+  checkTextAs(options.textAs);
   const idleTimeoutMs = options.idleTimeoutMs ?? 0;
   if (!Number.isInteger(idleTimeoutMs) || idleTimeoutMs < 0 || idleTimeoutMs > 2_147_483_647) {
     throw new InvalidOptionError(
@@ -172,6 +173,7 @@ function makeUpgrade(
     ...(options.deflateSweepIntervalMs !== undefined
       ? { deflateSweepIntervalMs: options.deflateSweepIntervalMs }
       : {}),
+    ...(options.textAs !== undefined ? { textAs: options.textAs } : {}),
     observer,
   };
   // One listener for every connection (a closure per connection stays on each idle one).

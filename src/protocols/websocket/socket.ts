@@ -101,6 +101,14 @@ export interface WebSocketSocketOptions {
    * @default 30000
    */
   deflateSweepIntervalMs?: number;
+  /**
+   * How text messages are handed out: `'string'` (decoded, as browsers do) or `'bytes'`
+   * (the UTF-8 bytes as a Uint8Array, already validated, with `isBinary` false — as the ws
+   * package hands out Buffers). `'bytes'` saves a decode, and an encode when the message is
+   * sent on as it is (relays, echo), which is most of the cost of large text messages.
+   * @default 'string'
+   */
+  textAs?: 'string' | 'bytes';
   /** @default noopObserver */
   observer?: Observer;
 }
@@ -130,6 +138,13 @@ const MAX_INFLATING = 8;
 
 function toBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** @throws WebSocketError INVALID_ARGUMENT unless `textAs` is undefined, 'string' or 'bytes'. */
+export function checkTextAs(textAs: unknown): void {
+  if (textAs !== undefined && textAs !== 'string' && textAs !== 'bytes') {
+    throw new WebSocketError('INVALID_ARGUMENT', "textAs must be 'string' or 'bytes'");
+  }
 }
 
 function defaultNow(): number {
@@ -190,6 +205,7 @@ export class WebSocket
   readonly #closeTimeoutMs: number;
   readonly #maxQueuedMessages: number;
   readonly #maxQueuedBytes: number;
+  readonly #textAsBytes: boolean;
   readonly #openedAt: number;
   /** `closed`, made on first use (most servers never ask), and how it ended. */
   #closed: Promise<WebSocketCloseInfo> | undefined;
@@ -244,6 +260,8 @@ export class WebSocket
     this.#closeTimeoutMs = init.closeTimeoutMs ?? 30_000;
     this.#maxQueuedMessages = init.maxQueuedMessages ?? 16;
     this.#maxQueuedBytes = init.maxQueuedBytes ?? 4 * 1024 * 1024;
+    checkTextAs(init.textAs);
+    this.#textAsBytes = init.textAs === 'bytes';
     this.#core = new WebSocketConnection(
       {
         role: init.role,
@@ -564,7 +582,8 @@ export class WebSocket
           if (ev.compressed) this.#inflate(ev.opcode === 'binary', ev.data);
           else {
             const binary = ev.opcode === 'binary';
-            const data = binary ? ev.data : toBuffer(ev.data).toString('utf8');
+            const data =
+              binary || this.#textAsBytes ? ev.data : toBuffer(ev.data).toString('utf8');
             // No closure per message unless an inflate is pending (#ordered).
             if (this.#inflating === 0) this.#deliver(data, binary);
             else this.#ordered(() => this.#deliver(data, binary));
@@ -603,7 +622,7 @@ export class WebSocket
         if (binary) return { ok: true, data: bytes };
         // RFC 7692 §6: text is checked for UTF-8 after inflation (RFC 6455 §8.1 → 1007).
         if (!isValidUtf8(bytes)) return { ok: false, code: CloseCode.INVALID_FRAME_PAYLOAD_DATA };
-        return { ok: true, data: toBuffer(bytes).toString('utf8') };
+        return { ok: true, data: this.#textAsBytes ? bytes : toBuffer(bytes).toString('utf8') };
       },
       (err: unknown) => ({
         ok: false as const,

@@ -136,6 +136,41 @@ describe('connectWebSocket', () => {
     });
   });
 
+  it("textAs 'bytes': text arrives as validated UTF-8 bytes (plain and deflated), echoed as text", async () => {
+    const { port } = await start({ perMessageDeflate: true, textAs: 'bytes' });
+    const ws = await connectWebSocket(`ws://127.0.0.1:${port}/`, {
+      perMessageDeflate: true,
+      textAs: 'bytes',
+    });
+    const got: Array<[unknown, boolean]> = [];
+    ws.on('message', (d, b) => got.push([d, b]));
+    const short = 'héllo'; // below the compression threshold: sent plain
+    const long = 'ünïcode '.repeat(400); // above it: deflated both ways
+    ws.send(short);
+    ws.send(long);
+    ws.send(Uint8Array.from([1, 2, 3]));
+    await expect.poll(() => got.length).toBe(3);
+    expect(got[0]![0]).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(got[0]![0] as Uint8Array).toString('utf8')).toBe(short);
+    expect(got[0]![1]).toBe(false);
+    expect(Buffer.from(got[1]![0] as Uint8Array).toString('utf8')).toBe(long);
+    expect(got[1]![1]).toBe(false);
+    expect([...(got[2]![0] as Uint8Array)]).toEqual([1, 2, 3]);
+    expect(got[2]![1]).toBe(true);
+    ws.close(1000);
+    await ws.closed;
+  });
+
+  it("textAs: anything but 'string' or 'bytes' is refused", async () => {
+    const { port } = await start();
+    await expect(
+      connectWebSocket(`ws://127.0.0.1:${port}/`, { textAs: 'buffer' as 'bytes' }),
+    ).rejects.toMatchObject({ code: 'GN_ERR_WS_INVALID_ARGUMENT' });
+    expect(() => new WebSocketServer({ textAs: 'text' as 'bytes' }, () => {})).toThrow(
+      /textAs must be/,
+    );
+  });
+
   it('rejects a non-101 answer with the status (plain HTTP server)', async () => {
     const http = await listenHttp1({ port: 0 }, (_req, res) => res.end('no websockets here'));
     servers.push(http);
