@@ -24,7 +24,7 @@ import { TimeoutError } from '../../errors.js';
 import { HeaderList } from '../http/headers.js';
 import { ExecuteStatus, HeadersCompleteAction } from './constants.js';
 import { Http1ParseError } from './errors.js';
-import type { Http1HeadersInfo } from './handler.js';
+import type { Http1HeadersInfo, Http1ParserHandler } from './handler.js';
 import { PRE_BOUND } from './handler.js';
 import type { Http1Limits } from './limits.js';
 import { Http1Parser } from './parser.js';
@@ -301,6 +301,9 @@ class Exchange implements Http1RequestInfo {
 
 const EMPTY_HEADERS = new HeaderList().freeze();
 
+/** The parser handler class (set in Http1ServerConnection's static block). */
+let ServerParserSink: new (c: Http1ServerConnection) => Http1ParserHandler;
+
 export class Http1ServerConnection {
   readonly limits: Readonly<Http1Limits>;
   readonly timeouts: Readonly<Http1ServerTimeouts>;
@@ -521,84 +524,139 @@ export class Http1ServerConnection {
 
   // ── parser callbacks ──────────────────────────────────────────────────────────
 
-  #parserHandler() {
-    return {
-      [PRE_BOUND]: true,
-      onMessageBegin: (): void => {
-        this.#target = '';
-        this.#name = '';
-        this.#nameLower = '';
-        this.#value = '';
+  #parserHandler(): Http1ParserHandler {
+    return new ServerParserSink(this);
+  }
+
+  static {
+    /**
+     * The parser's handler: one small object per connection whose methods (on the
+     * prototype, shared) reach the connection's private state through `c`. A literal of
+     * arrow functions cost ~2 KB per held keep-alive connection (ten closures and their
+     * context, and the object itself, which the parser's no-op filling turned into a
+     * dictionary). Every callback is on the prototype, so the parser adds none.
+     */
+    ServerParserSink = class {
+      readonly c: Http1ServerConnection;
+
+      constructor(c: Http1ServerConnection) {
+        this.c = c;
+      }
+
+      onMessageBegin(): void {
+        const c = this.c;
+        c.#target = '';
+        c.#name = '';
+        c.#nameLower = '';
+        c.#value = '';
         // Arrays left empty by the previous message (no trailers) are reused.
-        if (this.#names.length !== 0) {
-          this.#names = [];
-          this.#lower = [];
-          this.#values = [];
+        if (c.#names.length !== 0) {
+          c.#names = [];
+          c.#lower = [];
+          c.#values = [];
         }
-        this.#inHead = true;
-        this.#inMessage = true;
-        this.#skipCur = false;
-        this.#beganAt = this.#now;
-        this.#idleDeadline = NONE;
-        this.#headDeadline = this.#now + this.timeouts.headersTimeoutMs;
-        this.#requestDeadline = this.#now + this.timeouts.requestTimeoutMs;
-      },
-      onUrl: (b: Uint8Array, s: number, e: number): void => {
-        this.#target += latin1(b, s, e);
-      },
-      onHeaderField: (b: Uint8Array, s: number, e: number): void => {
-        if (this.#name === '') {
+        c.#inHead = true;
+        c.#inMessage = true;
+        c.#skipCur = false;
+        c.#beganAt = c.#now;
+        c.#idleDeadline = NONE;
+        c.#headDeadline = c.#now + c.timeouts.headersTimeoutMs;
+        c.#requestDeadline = c.#now + c.timeouts.requestTimeoutMs;
+      }
+
+      onUrl(b: Uint8Array, s: number, e: number): void {
+        const c = this.c;
+        c.#target += latin1(b, s, e);
+      }
+
+      onHeaderField(b: Uint8Array, s: number, e: number): void {
+        const c = this.c;
+        if (c.#name === '') {
           const common = commonFieldName(b, s, e);
           if (common !== undefined) {
-            this.#name = common[0];
-            this.#nameLower = common[1];
+            c.#name = common[0];
+            c.#nameLower = common[1];
             return;
           }
         }
-        this.#name += latin1(b, s, e);
-        this.#nameLower = ''; // a piece of a longer name (or an uncommon one)
-      },
-      onHeaderValue: (b: Uint8Array, s: number, e: number): void => {
-        this.#value += latin1(b, s, e);
-      },
-      onHeaderValueComplete: (): void => {
-        const name = this.#name;
-        let v = this.#value;
+        c.#name += latin1(b, s, e);
+        c.#nameLower = ''; // a piece of a longer name (or an uncommon one)
+      }
+
+      onHeaderValue(b: Uint8Array, s: number, e: number): void {
+        const c = this.c;
+        c.#value += latin1(b, s, e);
+      }
+
+      onHeaderValueComplete(): void {
+        const c = this.c;
+        const name = c.#name;
+        let v = c.#value;
         // Trailing OWS is not part of the field value (RFC 9110 §5.5).
         let end = v.length;
         while (end > 0 && (v.charCodeAt(end - 1) === 0x20 || v.charCodeAt(end - 1) === 0x09)) end--;
         if (end !== v.length) v = v.slice(0, end);
-        this.#names.push(name);
-        this.#lower.push(this.#nameLower !== '' ? this.#nameLower : name.toLowerCase());
-        this.#values.push(v);
-        this.#name = '';
-        this.#nameLower = '';
-        this.#value = '';
-      },
-      onHeadersComplete: (info: Http1HeadersInfo): HeadersCompleteAction | undefined =>
-        this.#onHeadersComplete(info),
-      onBody: (b: Uint8Array, s: number, e: number): void => {
-        const ex = this.#cur;
+        c.#names.push(name);
+        c.#lower.push(c.#nameLower !== '' ? c.#nameLower : name.toLowerCase());
+        c.#values.push(v);
+        c.#name = '';
+        c.#nameLower = '';
+        c.#value = '';
+      }
+
+      onHeadersComplete(info: Http1HeadersInfo): HeadersCompleteAction | undefined {
+        const c = this.c;
+        return c.#onHeadersComplete(info);
+      }
+
+      onBody(b: Uint8Array, s: number, e: number): void {
+        const c = this.c;
+        const ex = c.#cur;
         if (ex === null || e <= s) return;
         if (ex.discarding || ex.responseEnded) {
           ex.discarded += e - s;
-          if (ex.discarded > this.#maxDiscard) {
+          if (ex.discarded > c.#maxDiscard) {
             // Too much unread body: stop reading and close (after the queued responses).
-            this.#inputClosed = true;
-            this.#closeAfterQueue();
+            c.#inputClosed = true;
+            c.#closeAfterQueue();
           }
           return;
         }
-        this.#h.onBody(ex, b.subarray(s, e));
-      },
-      onMessageComplete: (): void => this.#onMessageComplete(),
-      onError: (err: Http1ParseError): void => {
-        this.#inMessage = false;
-        if (this.#inputClosed || this.#state !== Http1ConnectionState.OPEN) return;
-        if (this.#cur === null && this.#noMore) return; // e.g. bytes after Connection: close
-        this.#protocolError(err);
-      },
+        c.#h.onBody(ex, b.subarray(s, e));
+      }
+
+      onMessageComplete(): void {
+        const c = this.c;
+        c.#onMessageComplete();
+      }
+
+      onError(err: Http1ParseError): void {
+        const c = this.c;
+        c.#inMessage = false;
+        if (c.#inputClosed || c.#state !== Http1ConnectionState.OPEN) return;
+        if (c.#cur === null && c.#noMore) return; // e.g. bytes after Connection: close
+        c.#protocolError(err);
+      }
+
+      // Callbacks the server does not need (the parser calls every one).
+      onMethod(): void {}
+      onMethodComplete(): void {}
+      onUrlComplete(): void {}
+      onProtocol(): void {}
+      onProtocolComplete(): void {}
+      onVersion(): void {}
+      onVersionComplete(): void {}
+      onStatus(): void {}
+      onStatusComplete(): void {}
+      onHeaderFieldComplete(): void {}
+      onChunkHeader(): void {}
+      onChunkExtensionName(): void {}
+      onChunkExtensionNameComplete(): void {}
+      onChunkExtensionValue(): void {}
+      onChunkExtensionValueComplete(): void {}
+      onChunkComplete(): void {}
     };
+    (ServerParserSink.prototype as unknown as Record<symbol, boolean>)[PRE_BOUND] = true;
   }
 
   #onHeadersComplete(info: Http1HeadersInfo): HeadersCompleteAction | undefined {

@@ -204,6 +204,23 @@ class Exchange implements ResponseSink {
   }
 }
 
+/** The transport's slot pointing back to its Session (see CONN_LISTENERS). */
+const SESSION = Symbol('ghostnet.http1Session');
+type SessionConnection = StreamConnection & { [SESSION]?: Session };
+
+/**
+ * The transport listeners, shared by every session: EventEmitter calls them with the
+ * transport as `this`, and its SESSION slot leads to the session (five closures and their
+ * context would stay on every held keep-alive connection). Set in Session's static block.
+ */
+let CONN_LISTENERS: {
+  readonly data: (this: StreamConnection, chunk: Uint8Array) => void;
+  readonly end: (this: StreamConnection) => void;
+  readonly drain: (this: StreamConnection) => void;
+  readonly close: (this: StreamConnection) => void;
+  readonly error: (this: StreamConnection, err: Error) => void;
+};
+
 /** One transport connection and its core. */
 class Session implements Http1ServerConnectionHandler {
   readonly server: Http1Server;
@@ -225,17 +242,40 @@ class Session implements Http1ServerConnectionHandler {
     this.server = server;
     this.conn = conn;
     this.core = new Http1ServerConnection(this, Date.now(), server.coreOptions);
-    conn.on('data', this.#onData);
-    conn.on('end', this.#onEnd);
-    conn.on('drain', this.#onDrain);
-    conn.on('close', this.#onClose);
-    conn.on('error', this.#onError);
-    if (initial !== undefined && initial.length > 0) this.#onData(initial);
+    (conn as SessionConnection)[SESSION] = this;
+    const on = CONN_LISTENERS;
+    conn.on('data', on.data);
+    conn.on('end', on.end);
+    conn.on('drain', on.drain);
+    conn.on('close', on.close);
+    conn.on('error', on.error);
+    if (initial !== undefined && initial.length > 0) this.#handleData(initial);
     else this.#afterIo();
   }
 
   // ── transport events ──
-  readonly #onData = (chunk: Uint8Array): void => {
+  static {
+    const session = (conn: StreamConnection): Session => (conn as SessionConnection)[SESSION]!;
+    CONN_LISTENERS = Object.freeze({
+      data(this: StreamConnection, chunk: Uint8Array): void {
+        session(this).#handleData(chunk);
+      },
+      end(this: StreamConnection): void {
+        session(this).#handleEnd();
+      },
+      drain(this: StreamConnection): void {
+        session(this).#handleDrain();
+      },
+      close(this: StreamConnection): void {
+        session(this).#handleClose();
+      },
+      error(this: StreamConnection, err: Error): void {
+        session(this).#handleError(err);
+      },
+    });
+  }
+
+  #handleData(chunk: Uint8Array): void {
     this.#inIo = true;
     try {
       this.core.receive(chunk, Date.now());
@@ -243,9 +283,9 @@ class Session implements Http1ServerConnectionHandler {
       this.#inIo = false;
     }
     this.#afterIo();
-  };
+  }
 
-  readonly #onEnd = (): void => {
+  #handleEnd(): void {
     // As node:http does: a client that half-closes with requests in flight has gone away
     // (their signals abort); with none in flight the connection just closes.
     if (this.core.inFlight > 0) {
@@ -254,18 +294,18 @@ class Session implements Http1ServerConnectionHandler {
     }
     this.core.receiveEnd(Date.now());
     this.#afterIo();
-  };
+  }
 
-  readonly #onDrain = (): void => {
+  #handleDrain(): void {
     this.#writeBlocked = false;
     this.#afterIo();
-  };
+  }
 
-  readonly #onError = (err: Error): void => {
+  #handleError(err: Error): void {
     this.server.logger?.debug({ err, conn: this.conn.id }, 'http1 connection error');
-  };
+  }
 
-  readonly #onClose = (): void => {
+  #handleClose(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#clearTimer();
@@ -282,7 +322,7 @@ class Session implements Http1ServerConnectionHandler {
       ex.body.fail(err);
       ex.abortSignal(err);
     }
-  };
+  }
 
   readonly #onTimer = (): void => {
     this.#timer = undefined;
@@ -290,10 +330,8 @@ class Session implements Http1ServerConnectionHandler {
     this.#afterIo();
   };
 
-  readonly #flush = (): void => {
-    this.#flushScheduled = false;
-    this.#afterIo();
-  };
+  /** The microtask of `scheduleFlush`, made on first use. */
+  #flush: (() => void) | undefined;
 
   readonly onBodyPull = (): void => {
     if (this.#bodyPaused) {
@@ -310,6 +348,10 @@ class Session implements Http1ServerConnectionHandler {
   scheduleFlush(): void {
     if (this.#inIo || this.#flushScheduled) return;
     this.#flushScheduled = true;
+    this.#flush ??= () => {
+      this.#flushScheduled = false;
+      this.#afterIo();
+    };
     queueMicrotask(this.#flush);
   }
 
@@ -478,14 +520,16 @@ class Session implements Http1ServerConnectionHandler {
     // The connection now belongs to the upgrade hook (e.g. a WebSocket server with its own
     // drain): the HTTP server's shutdown must not close it under that protocol's feet.
     this.server.tracker.untrack(this.conn);
-    this.conn.off('data', this.#onData);
-    this.conn.off('end', this.#onEnd);
-    this.conn.off('drain', this.#onDrain);
-    this.conn.off('error', this.#onError);
+    const on = CONN_LISTENERS;
+    this.conn.off('data', on.data);
+    this.conn.off('end', on.end);
+    this.conn.off('drain', on.drain);
+    this.conn.off('error', on.error);
     // Let go of this session (parser, connection core, exchanges) for the rest of the
     // connection's life: nothing HTTP happens on it any more, and a long-lived WebSocket
     // would otherwise keep them all (~2 KB per connection).
-    this.conn.off('close', this.#onClose);
+    this.conn.off('close', on.close);
+    (this.conn as SessionConnection)[SESSION] = undefined;
     this.#closed = true;
     this.server.sessions.delete(this);
     if (this.#paused) {
