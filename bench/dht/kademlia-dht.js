@@ -200,6 +200,20 @@ function line(name, s) {
   );
 }
 
+/** A bench/run.js row comparing ours with kademlia-dht (ratio ours/theirs). */
+function row(name, ours, theirs, higherIsBetter, unit) {
+  const ratio = higherIsBetter && theirs === 0 ? Infinity : ours / theirs;
+  return {
+    name: `${name} vs kademlia-dht`,
+    ours,
+    theirs,
+    peer: 'kademlia-dht',
+    ratio,
+    higherIsBetter,
+    unit,
+  };
+}
+
 export async function run() {
   const peer = loadPeer();
   const n = Number(
@@ -212,33 +226,9 @@ export async function run() {
   console.log(`    ${line('ghostnet', ours)}`);
   console.log(`    ${line('kademlia-dht', theirs)}`);
   const rows = [
-    {
-      name: `dht ${n} queries/lookup vs kademlia-dht`,
-      ours: ours.queries,
-      theirs: theirs.queries,
-      peer: 'kademlia-dht',
-      ratio: ours.queries / theirs.queries,
-      higherIsBetter: false,
-      unit: 'queries',
-    },
-    {
-      name: `dht ${n} exact k-closest % vs kademlia-dht`,
-      ours: ours.exact * 100,
-      theirs: theirs.exact * 100,
-      peer: 'kademlia-dht',
-      ratio: theirs.exact === 0 ? Infinity : ours.exact / theirs.exact,
-      higherIsBetter: true,
-      unit: '%',
-    },
-    {
-      name: `dht ${n} median lookup ms vs kademlia-dht`,
-      ours: ours.latencyMs,
-      theirs: theirs.latencyMs,
-      peer: 'kademlia-dht',
-      ratio: ours.latencyMs / theirs.latencyMs,
-      higherIsBetter: false,
-      unit: 'ms',
-    },
+    row(`dht ${n} queries/lookup`, ours.queries, theirs.queries, false, 'queries'),
+    row(`dht ${n} exact k-closest %`, ours.exact * 100, theirs.exact * 100, true, '%'),
+    row(`dht ${n} median lookup ms`, ours.latencyMs, theirs.latencyMs, false, 'ms'),
   ];
   if (churn) {
     const oursC = timed('ghostnet churn', () => lookupStats(build(n, 77, LOSS), true));
@@ -247,33 +237,9 @@ export async function run() {
     console.log(`    ${line('ghostnet', oursC)}`);
     console.log(`    ${line('kademlia-dht', theirsC)}`);
     rows.push(
-      {
-        name: `dht ${n} churn queries/lookup vs kademlia-dht`,
-        ours: oursC.queries,
-        theirs: theirsC.queries,
-        peer: 'kademlia-dht',
-        ratio: oursC.queries / theirsC.queries,
-        higherIsBetter: false,
-        unit: 'queries',
-      },
-      {
-        name: `dht ${n} churn success % vs kademlia-dht`,
-        ours: oursC.nearly * 100,
-        theirs: theirsC.nearly * 100,
-        peer: 'kademlia-dht',
-        ratio: theirsC.nearly === 0 ? Infinity : oursC.nearly / theirsC.nearly,
-        higherIsBetter: true,
-        unit: '%',
-      },
-      {
-        name: `dht ${n} churn median lookup ms vs kademlia-dht`,
-        ours: oursC.latencyMs,
-        theirs: theirsC.latencyMs,
-        peer: 'kademlia-dht',
-        ratio: oursC.latencyMs / theirsC.latencyMs,
-        higherIsBetter: false,
-        unit: 'ms',
-      },
+      row(`dht ${n} churn queries/lookup`, oursC.queries, theirsC.queries, false, 'queries'),
+      row(`dht ${n} churn success %`, oursC.nearly * 100, theirsC.nearly * 100, true, '%'),
+      row(`dht ${n} churn median lookup ms`, oursC.latencyMs, theirsC.latencyMs, false, 'ms'),
     );
   }
   return rows;

@@ -24,6 +24,7 @@ import { InvalidOptionError } from '../errors.js';
 import { noopObserver, type Observer } from '../monitoring/observer.js';
 import { IdleTimeoutError, TlsError, WriteAfterEndError } from './errors.js';
 import { nextConnectionId } from './id.js';
+import { attachSlotListeners, slotListeners, type SlotListener } from './slot-listeners.js';
 import type { SocketAddress, StreamConnection, StreamConnectionEvents } from './types.js';
 
 /** Default write high-water mark in bytes. */
@@ -96,18 +97,8 @@ export function toSocketAddress(
 const OWNER = Symbol('ghostnet.socketConnection');
 type OwnedSocket = Socket & { [OWNER]: SocketConnection };
 
-/**
- * The socket listeners, shared by every connection: node calls them with the socket as
- * `this`, and its OWNER slot leads to the connection. Four closures per connection (and
- * their context) would cost ~330 bytes on every idle one. Set in SocketConnection's static
- * block, which can reach its private handlers.
- */
-let SOCKET_LISTENERS: {
-  readonly data: (this: Socket, chunk: Buffer) => void;
-  readonly end: (this: Socket) => void;
-  readonly error: (this: Socket, err: Error) => void;
-  readonly close: (this: Socket, hadError: boolean) => void;
-};
+/** The socket listeners, shared by every connection (see slot-listeners.ts). */
+let SOCKET_LISTENERS: Readonly<Record<'data' | 'end' | 'error' | 'close', SlotListener>>;
 
 function isTlsSocket(socket: Socket): socket is TLSSocket {
   return (socket as Partial<TLSSocket>).encrypted === true;
@@ -202,13 +193,8 @@ export class SocketConnection
     if ((socket as Partial<OwnedSocket>)[OWNER] !== undefined) {
       throw new InvalidOptionError('this socket is already wrapped by a SocketConnection');
     }
-    (socket as OwnedSocket)[OWNER] = this;
-    const on = SOCKET_LISTENERS;
-    socket.on('data', on.data);
-    socket.on('end', on.end);
+    attachSlotListeners(socket, OWNER, this, SOCKET_LISTENERS);
     socket.on('drain', this.#onFlushed);
-    socket.on('error', on.error);
-    socket.on('close', on.close);
 
     this.#observer.connectionOpened(this.kind);
     if (options.idleTimeoutMs !== undefined && options.idleTimeoutMs > 0) {
@@ -390,20 +376,11 @@ export class SocketConnection
   };
 
   static {
-    const owner = (socket: Socket): SocketConnection => (socket as OwnedSocket)[OWNER];
-    SOCKET_LISTENERS = Object.freeze({
-      data(this: Socket, chunk: Buffer): void {
-        owner(this).#handleData(chunk);
-      },
-      end(this: Socket): void {
-        owner(this).#handleEnd();
-      },
-      error(this: Socket, err: Error): void {
-        owner(this).#handleError(err);
-      },
-      close(this: Socket, hadError: boolean): void {
-        owner(this).#handleClose(hadError);
-      },
+    SOCKET_LISTENERS = slotListeners<SocketConnection, 'data' | 'end' | 'error' | 'close'>(OWNER, {
+      data: (c, chunk: Buffer) => c.#handleData(chunk),
+      end: (c) => c.#handleEnd(),
+      error: (c, err: Error) => c.#handleError(err),
+      close: (c, hadError: boolean) => c.#handleClose(hadError),
     });
   }
 

@@ -14,6 +14,11 @@ import type { Observer } from '../../monitoring/observer.js';
 import type { TcpServerOptions } from '../../transport/tcp.js';
 import type { TlsServerOptions } from '../../transport/tls.js';
 import type { StreamConnection } from '../../transport/types.js';
+import {
+  attachSlotListeners,
+  slotListeners,
+  type SlotListener,
+} from '../../transport/slot-listeners.js';
 import { BodyStream } from '../http/body.js';
 import { errorResponse } from '../http/error-response.js';
 import { RequestAbortedError } from '../http/errors.js';
@@ -208,18 +213,8 @@ class Exchange implements ResponseSink {
 const SESSION = Symbol('ghostnet.http1Session');
 type SessionConnection = StreamConnection & { [SESSION]?: Session };
 
-/**
- * The transport listeners, shared by every session: EventEmitter calls them with the
- * transport as `this`, and its SESSION slot leads to the session (five closures and their
- * context would stay on every held keep-alive connection). Set in Session's static block.
- */
-let CONN_LISTENERS: {
-  readonly data: (this: StreamConnection, chunk: Uint8Array) => void;
-  readonly end: (this: StreamConnection) => void;
-  readonly drain: (this: StreamConnection) => void;
-  readonly close: (this: StreamConnection) => void;
-  readonly error: (this: StreamConnection, err: Error) => void;
-};
+/** The transport listeners, shared by every session (see transport/slot-listeners.ts). */
+let CONN_LISTENERS: Readonly<Record<'data' | 'end' | 'drain' | 'close' | 'error', SlotListener>>;
 
 /** One transport connection and its core. */
 class Session implements Http1ServerConnectionHandler {
@@ -242,36 +237,19 @@ class Session implements Http1ServerConnectionHandler {
     this.server = server;
     this.conn = conn;
     this.core = new Http1ServerConnection(this, Date.now(), server.coreOptions);
-    (conn as SessionConnection)[SESSION] = this;
-    const on = CONN_LISTENERS;
-    conn.on('data', on.data);
-    conn.on('end', on.end);
-    conn.on('drain', on.drain);
-    conn.on('close', on.close);
-    conn.on('error', on.error);
+    attachSlotListeners(conn, SESSION, this, CONN_LISTENERS);
     if (initial !== undefined && initial.length > 0) this.#handleData(initial);
     else this.#afterIo();
   }
 
   // ── transport events ──
   static {
-    const session = (conn: StreamConnection): Session => (conn as SessionConnection)[SESSION]!;
-    CONN_LISTENERS = Object.freeze({
-      data(this: StreamConnection, chunk: Uint8Array): void {
-        session(this).#handleData(chunk);
-      },
-      end(this: StreamConnection): void {
-        session(this).#handleEnd();
-      },
-      drain(this: StreamConnection): void {
-        session(this).#handleDrain();
-      },
-      close(this: StreamConnection): void {
-        session(this).#handleClose();
-      },
-      error(this: StreamConnection, err: Error): void {
-        session(this).#handleError(err);
-      },
+    CONN_LISTENERS = slotListeners<Session, 'data' | 'end' | 'drain' | 'close' | 'error'>(SESSION, {
+      data: (session, chunk: Uint8Array) => session.#handleData(chunk),
+      end: (session) => session.#handleEnd(),
+      drain: (session) => session.#handleDrain(),
+      close: (session) => session.#handleClose(),
+      error: (session, err: Error) => session.#handleError(err),
     });
   }
 

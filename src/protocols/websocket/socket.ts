@@ -18,6 +18,11 @@ import { randomFillSync } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { noopObserver } from '../../monitoring/observer.js';
 import type { Observer } from '../../monitoring/observer.js';
+import {
+  attachSlotListeners,
+  slotListeners,
+  type SlotListener,
+} from '../../transport/slot-listeners.js';
 import type { StreamConnection } from '../../transport/types.js';
 import { CloseCode, isValidCloseCode } from './codes.js';
 import { WebSocketConnection } from './connection.js';
@@ -165,18 +170,8 @@ const NO_MESSAGES: WebSocketMessage[] = Object.freeze([]) as unknown as WebSocke
 const OWNER = Symbol('ghostnet.webSocket');
 type OwnedConnection = StreamConnection & { [OWNER]?: WebSocket };
 
-/**
- * The transport listeners, shared by every WebSocket: EventEmitter calls them with the
- * transport as `this`, and its OWNER slot leads to the WebSocket (five closures and their
- * context per connection would stay on every idle one). Set in WebSocket's static block.
- */
-let CONN_LISTENERS: {
-  readonly data: (this: StreamConnection, chunk: Uint8Array) => void;
-  readonly drain: (this: StreamConnection) => void;
-  readonly end: (this: StreamConnection) => void;
-  readonly error: (this: StreamConnection, err: Error) => void;
-  readonly close: (this: StreamConnection) => void;
-};
+/** The transport listeners, shared by every WebSocket (see transport/slot-listeners.ts). */
+let CONN_LISTENERS: Readonly<Record<'data' | 'drain' | 'end' | 'error' | 'close', SlotListener>>;
 
 /**
  * A WebSocket (RFC 6455) over a stream transport, for either role. `send` queues a
@@ -291,13 +286,7 @@ export class WebSocket
     if (conn[OWNER] !== undefined) {
       throw new WebSocketError('INVALID_ARGUMENT', 'this transport already carries a WebSocket');
     }
-    conn[OWNER] = this;
-    const on = CONN_LISTENERS;
-    conn.on('data', on.data);
-    conn.on('drain', on.drain);
-    conn.on('end', on.end);
-    conn.on('error', on.error);
-    conn.on('close', on.close);
+    attachSlotListeners(conn, OWNER, this, CONN_LISTENERS);
     this.#schedule();
     // The first frames (and anything the transport delivers) are processed after the
     // caller had a chance to attach listeners.
@@ -511,23 +500,12 @@ export class WebSocket
   // ── transport events ────────────────────────────────────────────────────────────────
 
   static {
-    const owner = (conn: StreamConnection): WebSocket => (conn as OwnedConnection)[OWNER]!;
-    CONN_LISTENERS = Object.freeze({
-      data(this: StreamConnection, chunk: Uint8Array): void {
-        owner(this).#handleData(chunk);
-      },
-      drain(this: StreamConnection): void {
-        owner(this).#maybeDrain();
-      },
-      end(this: StreamConnection): void {
-        owner(this).#handleEnd();
-      },
-      error(this: StreamConnection, err: Error): void {
-        owner(this).#handleError(err);
-      },
-      close(this: StreamConnection): void {
-        owner(this).#handleClose();
-      },
+    CONN_LISTENERS = slotListeners<WebSocket, 'data' | 'drain' | 'end' | 'error' | 'close'>(OWNER, {
+      data: (ws, chunk: Uint8Array) => ws.#handleData(chunk),
+      drain: (ws) => ws.#maybeDrain(),
+      end: (ws) => ws.#handleEnd(),
+      error: (ws, err: Error) => ws.#handleError(err),
+      close: (ws) => ws.#handleClose(),
     });
   }
 
@@ -582,8 +560,7 @@ export class WebSocket
           if (ev.compressed) this.#inflate(ev.opcode === 'binary', ev.data);
           else {
             const binary = ev.opcode === 'binary';
-            const data =
-              binary || this.#textAsBytes ? ev.data : toBuffer(ev.data).toString('utf8');
+            const data = binary || this.#textAsBytes ? ev.data : toBuffer(ev.data).toString('utf8');
             // No closure per message unless an inflate is pending (#ordered).
             if (this.#inflating === 0) this.#deliver(data, binary);
             else this.#ordered(() => this.#deliver(data, binary));
