@@ -76,7 +76,11 @@ export interface StreamConnection extends EventEmitter<StreamConnectionEvents> {
   destroy(err?: Error): void;
   pause(): void;
   resume(): void;
-  /** Destroy the connection after `ms` without traffic (0 disables). Emits `timeout` first. */
+  /**
+   * Destroy the connection after `ms` without traffic (0 disables). Emits `timeout` first.
+   * TCP and TLS check every quarter of `ms`, so the silence that fires it is at least `ms`
+   * and at most 1.25 × `ms`.
+   */
   setIdleTimeout(ms: number): void;
 }
 

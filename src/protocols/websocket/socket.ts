@@ -243,6 +243,11 @@ export class WebSocket
 
   constructor(init: WebSocketInit) {
     super();
+    // One WebSocket per transport: the shared listeners find it through this slot.
+    if ((init.conn as OwnedConnection)[OWNER] !== undefined) {
+      throw new WebSocketError('INVALID_ARGUMENT', 'this transport already carries a WebSocket');
+    }
+    checkTextAs(init.textAs);
     this.#conn = init.conn;
     this.#deflate = init.deflate;
     this.#now = init.now ?? defaultNow;
@@ -255,7 +260,6 @@ export class WebSocket
     this.#closeTimeoutMs = init.closeTimeoutMs ?? 30_000;
     this.#maxQueuedMessages = init.maxQueuedMessages ?? 16;
     this.#maxQueuedBytes = init.maxQueuedBytes ?? 4 * 1024 * 1024;
-    checkTextAs(init.textAs);
     this.#textAsBytes = init.textAs === 'bytes';
     this.#core = new WebSocketConnection(
       {
@@ -282,10 +286,7 @@ export class WebSocket
       this.#sweep = setInterval(() => this.#deflate?.sweepIdle(), every);
       this.#sweep.unref();
     }
-    const conn = this.#conn as OwnedConnection;
-    if (conn[OWNER] !== undefined) {
-      throw new WebSocketError('INVALID_ARGUMENT', 'this transport already carries a WebSocket');
-    }
+    const conn = this.#conn;
     attachSlotListeners(conn, OWNER, this, CONN_LISTENERS);
     this.#schedule();
     // The first frames (and anything the transport delivers) are processed after the
